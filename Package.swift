@@ -1,0 +1,46 @@
+// swift-tools-version: 6.1
+// cilbench: class-incremental learning research, reproducible and checkable.
+import PackageDescription
+
+let package = Package(
+    name: "cilbench",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "cilbench", targets: ["cilbench"]),
+        .library(name: "CILKernels", targets: ["CILKernels"]),
+        .library(name: "CILNetworks", targets: ["CILNetworks"]),
+        .library(name: "CILData", targets: ["CILData"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // System libraries from Debian: libopenblas-dev, libdnnl-dev, libzstd-dev.
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+        .systemLibrary(name: "CDNNL", path: "Sources/CDNNL"),
+        .systemLibrary(name: "CZstd", path: "Sources/CZstd"),
+
+        // Tensors, random streams, digests and every compute kernel (the only code that
+        // calls oneDNN/OpenBLAS or starts threads).
+        .target(
+            name: "CILKernels",
+            dependencies: ["CBLAS", "CDNNL"],
+            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+        ),
+        // Reverse-mode autodiff, layers, models, optimisers, schedules.
+        .target(name: "CILNetworks", dependencies: ["CILKernels"]),
+        // Dataset readers, class orders, augmentation, loaders.
+        .target(name: "CILData", dependencies: ["CILKernels"]),
+        .executableTarget(
+            name: "cilbench",
+            dependencies: [
+                "CILKernels", "CILNetworks", "CILData",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "CILKernelsTests", dependencies: ["CILKernels"]),
+        .testTarget(name: "CILNetworksTests", dependencies: ["CILNetworks"]),
+        .testTarget(name: "CILDataTests", dependencies: ["CILData"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

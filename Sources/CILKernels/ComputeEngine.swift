@@ -1,0 +1,110 @@
+import CBLAS
+import CDNNL
+import Foundation
+
+/// One kernel call as an observer sees it: what ran, on what shapes, and digests of the
+/// inputs and the output. Replay and traces are built on these records.
+public struct KernelRecord: Sendable {
+    public var sequence: Int
+    public var kind: String
+    public var shapes: [[Int]]
+    public var inputDigests: [UInt64]
+    public var outputDigest: UInt64
+}
+
+/// Receives every kernel call's record, in call order. With no observer attached the
+/// engine computes no digests at all.
+public protocol KernelObserver: AnyObject {
+    func kernelDidRun(_ record: KernelRecord)
+}
+
+/// Which implementation float32 kernels use. `.fast` is oneDNN/OpenBLAS; `.reference` runs
+/// the portable loops (float64 tensors always take the reference path).
+public enum KernelPath: String, Sendable {
+    case fast, reference
+}
+
+public enum KernelError: Error, CustomStringConvertible {
+    case dnnl(call: String, status: Int32)
+    case invalidArgument(String)
+
+    public var description: String {
+        switch self {
+        case .dnnl(let call, let status): return "oneDNN call \(call) failed with status \(status)"
+        case .invalidArgument(let what): return "invalid kernel argument: \(what)"
+        }
+    }
+}
+
+/// Owns the oneDNN engine and stream, the primitive caches and the thread setting of one
+/// training run. Not shared between runs; not thread-safe (kernels parallelise inside).
+public final class ComputeEngine {
+    public let threads: Int
+    public var path: KernelPath
+    public weak var observer: KernelObserver?
+    public private(set) var sequence = 0
+
+    let dnnlEngine: dnnl_engine_t
+    let dnnlStream: dnnl_stream_t
+    /// Primitive caches keyed by shape; filled once per shape, looked up afterwards.
+    var primitiveCache: [String: AnyObject] = [:]
+
+    public init(threads: Int = 2, path: KernelPath = .fast) throws {
+        precondition(threads >= 1)
+        self.threads = threads
+        self.path = path
+        // Pin both libraries' thread pools: oneDNN's backward-weights and OpenBLAS's sgemm
+        // change their last bits with the thread count.
+        omp_set_num_threads(Int32(threads))
+        openblas_set_num_threads(Int32(threads))
+        // Keep freed activation buffers mapped instead of unmapping and re-faulting them
+        // every batch (glibc's default costs up to 2x on inference).
+        cil_keep_freed_memory_mapped()
+        var engine: dnnl_engine_t?
+        try dnnlCheck(dnnl_engine_create(&engine, dnnl_cpu, 0), "dnnl_engine_create")
+        var stream: dnnl_stream_t?
+        try dnnlCheck(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags.rawValue), "dnnl_stream_create")
+        dnnlEngine = engine!
+        dnnlStream = stream!
+    }
+
+    deinit {
+        primitiveCache.removeAll()
+        dnnl_stream_destroy(dnnlStream)
+        dnnl_engine_destroy(dnnlEngine)
+    }
+
+    /// Whether a kernel on tensors of this dtype runs the reference loops.
+    @inlinable
+    public func usesReference(_ dtype: DType) -> Bool { dtype == .float64 || path == .reference }
+
+    /// Reports a finished kernel call to the observer, if any. Costs nothing without one.
+    @inline(__always)
+    public func record(_ kind: String, inputs: [Tensor], output: Tensor) {
+        sequence += 1
+        guard let observer else { return }
+        observer.kernelDidRun(KernelRecord(
+            sequence: sequence, kind: kind, shapes: inputs.map(\.shape) + [output.shape],
+            inputDigests: inputs.map(Digest.of), outputDigest: Digest.of(output)))
+    }
+
+    /// What results computed by this engine depend on, for the bundle manifest.
+    public var environment: [String: String] {
+        var env: [String: String] = [:]
+        env["threads"] = String(threads)
+        env["kernel_path"] = path.rawValue
+        if let v = dnnl_version() {
+            env["onednn_version"] = "\(v.pointee.major).\(v.pointee.minor).\(v.pointee.patch)"
+        }
+        env["onednn_isa"] = String(cString: dnnl_cpu_isa2str(dnnl_get_effective_cpu_isa()))
+        env["openblas_core"] = String(cString: openblas_get_corename())
+        env["openblas_config"] = String(cString: openblas_get_config())
+        env["openblas_coretype_env"] = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? ""
+        return env
+    }
+}
+
+@inline(__always)
+func dnnlCheck(_ status: dnnl_status_t, _ call: String) throws {
+    if status != dnnl_success { throw KernelError.dnnl(call: call, status: Int32(status.rawValue)) }
+}
