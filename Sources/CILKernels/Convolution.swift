@@ -61,7 +61,7 @@ extension ComputeEngine {
         if usesReference(input.dtype) || out.count == 0 || g.inChannels == 0 {
             ReferenceConvolution.forward(input, weight, &out, g)
         } else {
-            let plan = try convPlan(g, .forward) as! ConvPrimitive
+            let plan = try convPrimitive(g, .forward)
             try plan.run(self, a: input.storage.raw, b: weight.storage.raw, out: out.storage.raw)
         }
         record("conv2d.forward", inputs: [input, weight], output: out)
@@ -80,7 +80,7 @@ extension ComputeEngine {
         if usesReference(gradOutput.dtype) || gradOutput.count == 0 || out.count == 0 {
             ReferenceConvolution.backwardData(gradOutput, weight, &out, g)
         } else {
-            let plan = try convPlan(g, .backwardData) as! ConvPrimitive
+            let plan = try convPrimitive(g, .backwardData)
             try plan.run(self, a: gradOutput.storage.raw, b: weight.storage.raw, out: out.storage.raw)
         }
         record("conv2d.backward_data", inputs: [gradOutput, weight], output: out)
@@ -98,7 +98,7 @@ extension ComputeEngine {
         if usesReference(input.dtype) || gradOutput.count == 0 || out.count == 0 {
             ReferenceConvolution.backwardWeights(gradOutput, input, &out, g)
         } else {
-            let plan = try convPlan(g, .backwardWeights) as! ConvPrimitive
+            let plan = try convPrimitive(g, .backwardWeights)
             try plan.run(self, a: input.storage.raw, b: gradOutput.storage.raw, out: out.storage.raw)
         }
         record("conv2d.backward_weights", inputs: [gradOutput, input], output: out)
@@ -107,10 +107,10 @@ extension ComputeEngine {
 
     /// The cached oneDNN primitive for one geometry and pass, created on first use. Backward
     /// passes are created with the forward primitive descriptor as hint, as oneDNN requires.
-    func convPlan(_ g: Conv2DGeometry, _ kind: ConvPrimitive.Kind) throws -> AnyObject {
+    func convPrimitive(_ g: Conv2DGeometry, _ kind: ConvPrimitive.Kind) throws -> ConvPrimitive {
         let key = "conv2d|\(g)|\(kind.rawValue)"
-        if let plan = primitiveCache[key] { return plan }
-        let hint: ConvPrimitive? = kind == .forward ? nil : (try convPlan(g, .forward) as! ConvPrimitive)
+        if let plan = primitiveCache[key] as? ConvPrimitive { return plan }
+        let hint = kind == .forward ? nil : try convPrimitive(g, .forward)
         let plan = try ConvPrimitive(kind, g, engine: dnnlEngine, forwardHint: hint)
         primitiveCache[key] = plan
         return plan

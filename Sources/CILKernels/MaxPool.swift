@@ -52,8 +52,8 @@ extension ComputeEngine {
         } else {
             let key = "maxpool2d|\(g)|fwd"
             let plan: MaxPoolPrimitive
-            if let cached = primitiveCache[key] {
-                plan = cached as! MaxPoolPrimitive
+            if let cached = primitiveCache[key] as? MaxPoolPrimitive {
+                plan = cached
             } else {
                 plan = try MaxPoolPrimitive(g, engine: dnnlEngine)
                 primitiveCache[key] = plan

@@ -52,6 +52,8 @@ private let fixedCases: [Case] = [
     (4, 16, 16, 3, 16, 3, 1, 1),    // CIFAR stem
     (2, 8, 8, 64, 64, 3, 1, 1),
     (2, 9, 9, 32, 64, 3, 2, 1),
+    (16, 16, 16, 16, 16, 3, 1, 1),  // long backward-weights reductions (4096 terms per weight)
+    (8, 16, 16, 32, 64, 1, 2, 0),
 ]
 
 /// Seeded random geometries on top of the fixed ones.
