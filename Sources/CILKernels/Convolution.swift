@@ -1,0 +1,351 @@
+// 2-d convolution without bias: NHWC activations, OIHW weights. Float32 runs oneDNN's direct
+// kernels (brgconv / jit avx512 on this machine); float64, and float32 on the reference path,
+// run the portable loops in ReferenceConvolution.swift, which define the result.
+import CDNNL
+
+/// Shape of one convolution, from which every derived size follows. Padding is symmetric
+/// and the output size rounds down, as in PyTorch.
+public struct Conv2DGeometry: Hashable, Sendable, CustomStringConvertible {
+    public var batch, height, width, inChannels, outChannels, kernelHeight, kernelWidth, stride, padding: Int
+
+    public var outHeight: Int { (height + 2 * padding - kernelHeight) / stride + 1 }
+    public var outWidth: Int { (width + 2 * padding - kernelWidth) / stride + 1 }
+
+    /// `input` is an NHWC shape, `weight` an OIHW shape. Sizes are checked (with a thrown
+    /// `KernelError`) by the kernels that take the geometry, not here.
+    public init(input: [Int], weight: [Int], stride: Int, padding: Int) {
+        precondition(input.count == 4 && weight.count == 4, "conv2d shapes must be NHWC and OIHW, got \(input) and \(weight)")
+        batch = input[0]; height = input[1]; width = input[2]; inChannels = input[3]
+        outChannels = weight[0]; kernelHeight = weight[2]; kernelWidth = weight[3]
+        self.stride = stride
+        self.padding = padding
+    }
+
+    /// Throws for geometries no kernel can run. A thrown error rather than a precondition:
+    /// this module builds with -Ounchecked, where preconditions are not evaluated, and a bad
+    /// geometry would index out of bounds.
+    func validate() throws {
+        let sizes = [batch, height, width, inChannels, outChannels]
+        try requireConv(sizes.allSatisfy { $0 >= 0 } && kernelHeight >= 1 && kernelWidth >= 1 && stride >= 1 && padding >= 0,
+                        "conv2d geometry \(self) has a negative size, an empty kernel or stride < 1")
+        try requireConv(height + 2 * padding >= kernelHeight && width + 2 * padding >= kernelWidth,
+                        "conv2d kernel larger than the padded input in \(self)")
+    }
+
+    public var inputShape: [Int] { [batch, height, width, inChannels] }
+    public var weightShape: [Int] { [outChannels, inChannels, kernelHeight, kernelWidth] }
+    public var outputShape: [Int] { [batch, outHeight, outWidth, outChannels] }
+
+    /// Nominal multiply-adds times two, padding taps included (the PyTorch flop-counter
+    /// convention). Backward-data and backward-weights cost the same nominal amount.
+    public var flopsForward: Double {
+        2.0 * Double(batch) * Double(outChannels) * Double(outHeight) * Double(outWidth)
+            * Double(inChannels) * Double(kernelHeight) * Double(kernelWidth)
+    }
+
+    public var description: String {
+        "\(batch)x\(height)x\(width)x\(inChannels)->\(outChannels) k\(kernelHeight)x\(kernelWidth) s\(stride) p\(padding)"
+    }
+}
+
+extension ComputeEngine {
+    /// Convolution of an NHWC input with OIHW weights; returns NHWC `[N, OH, OW, O]`.
+    public func conv2dForward(_ input: Tensor, weight: Tensor, stride: Int, padding: Int) throws -> Tensor {
+        try requireConv(input.layout == .nhwc && weight.layout == .oihw, "conv2d wants NHWC input and OIHW weight, got \(input.layout)/\(weight.layout)")
+        try requireConv(input.dtype == weight.dtype, "conv2d input is \(input.dtype), weight \(weight.dtype)")
+        try requireConv(input.rank == 4 && weight.rank == 4 && input.shape[3] == weight.shape[1],
+                        "conv2d input \(input.shape) (NHWC) and weight \(weight.shape) (OIHW) do not fit")
+        let g = Conv2DGeometry(input: input.shape, weight: weight.shape, stride: stride, padding: padding)
+        try g.validate()
+        var out = Tensor(uninitialized: g.outputShape, dtype: input.dtype, layout: .nhwc)
+        if usesReference(input.dtype) || out.count == 0 || g.inChannels == 0 {
+            ReferenceConvolution.forward(input, weight, &out, g)
+        } else {
+            let plan = try convPrimitive(g, .forward)
+            try plan.run(self, a: input.storage.raw, b: weight.storage.raw, out: out.storage.raw)
+        }
+        record("conv2d.forward", inputs: [input, weight], output: out)
+        return out
+    }
+
+    /// Gradient with respect to the input (NHWC `geometry.inputShape`), given the NHWC gradient
+    /// of the output and the OIHW weights.
+    public func conv2dBackwardData(_ gradOutput: Tensor, weight: Tensor, geometry g: Conv2DGeometry) throws -> Tensor {
+        try g.validate()
+        try requireConv(gradOutput.layout == .nhwc && weight.layout == .oihw, "conv2d backward-data wants NHWC gradient and OIHW weight")
+        try requireConv(gradOutput.shape == g.outputShape, "conv2d gradOutput \(gradOutput.shape) does not match \(g)")
+        try requireConv(weight.shape == g.weightShape, "conv2d weight \(weight.shape) does not match \(g)")
+        try requireConv(gradOutput.dtype == weight.dtype, "conv2d gradOutput is \(gradOutput.dtype), weight \(weight.dtype)")
+        var out = Tensor(uninitialized: g.inputShape, dtype: gradOutput.dtype, layout: .nhwc)
+        if usesReference(gradOutput.dtype) || gradOutput.count == 0 || out.count == 0 {
+            ReferenceConvolution.backwardData(gradOutput, weight, &out, g)
+        } else {
+            let plan = try convPrimitive(g, .backwardData)
+            try plan.run(self, a: gradOutput.storage.raw, b: weight.storage.raw, out: out.storage.raw)
+        }
+        record("conv2d.backward_data", inputs: [gradOutput, weight], output: out)
+        return out
+    }
+
+    /// Gradient with respect to the weights (OIHW `geometry.weightShape`), summed over the batch.
+    public func conv2dBackwardWeights(_ gradOutput: Tensor, input: Tensor, geometry g: Conv2DGeometry) throws -> Tensor {
+        try g.validate()
+        try requireConv(gradOutput.layout == .nhwc && input.layout == .nhwc, "conv2d backward-weights wants NHWC tensors")
+        try requireConv(gradOutput.shape == g.outputShape, "conv2d gradOutput \(gradOutput.shape) does not match \(g)")
+        try requireConv(input.shape == g.inputShape, "conv2d input \(input.shape) does not match \(g)")
+        try requireConv(gradOutput.dtype == input.dtype, "conv2d gradOutput is \(gradOutput.dtype), input \(input.dtype)")
+        var out = Tensor(uninitialized: g.weightShape, dtype: input.dtype, layout: .oihw)
+        if usesReference(input.dtype) || gradOutput.count == 0 || out.count == 0 {
+            ReferenceConvolution.backwardWeights(gradOutput, input, &out, g)
+        } else {
+            let plan = try convPrimitive(g, .backwardWeights)
+            try plan.run(self, a: input.storage.raw, b: gradOutput.storage.raw, out: out.storage.raw)
+        }
+        record("conv2d.backward_weights", inputs: [gradOutput, input], output: out)
+        return out
+    }
+
+    /// The cached oneDNN primitive for one geometry and pass, created on first use. Backward
+    /// passes are created with the forward primitive descriptor as hint, as oneDNN requires.
+    func convPrimitive(_ g: Conv2DGeometry, _ kind: ConvPrimitive.Kind) throws -> ConvPrimitive {
+        let key = "conv2d|\(g)|\(kind.rawValue)"
+        if let plan = primitiveCache[key] as? ConvPrimitive { return plan }
+        let hint = kind == .forward ? nil : try convPrimitive(g, .forward)
+        let plan = try ConvPrimitive(kind, g, engine: dnnlEngine, forwardHint: hint)
+        primitiveCache[key] = plan
+        return plan
+    }
+}
+
+/// Argument checks that survive -Ounchecked (unlike `precondition`).
+@inline(__always)
+private func requireConv(_ condition: Bool, _ message: @autoclosure () -> String) throws {
+    if !condition { throw KernelError.invalidArgument(message()) }
+}
+
+// MARK: - oneDNN plumbing
+
+/// A memory object created once and pointed at the caller's buffer before each execution
+/// (setting a handle is far cheaper than creating a memory object per call).
+final class DNNLMemory {
+    let memory: dnnl_memory_t
+    /// Owned storage when the layout is oneDNN's own (blocked weights, scratchpads).
+    private let owned: UnsafeMutableRawPointer?
+
+    init(_ desc: dnnl_memory_desc_t, engine: dnnl_engine_t, allocate: Bool) throws {
+        var desc = desc
+        let size = dnnl_memory_desc_get_size(&desc)
+        owned = allocate ? UnsafeMutableRawPointer.allocate(byteCount: max(size, 64), alignment: 64) : nil
+        var m: dnnl_memory_t?
+        do {
+            try dnnlCheck(dnnl_memory_create(&m, &desc, engine, owned), "dnnl_memory_create")
+        } catch {
+            owned?.deallocate()
+            throw error
+        }
+        memory = m!
+    }
+
+    @inline(__always)
+    func bind(_ pointer: UnsafeMutableRawPointer) throws {
+        try dnnlCheck(dnnl_memory_set_data_handle(memory, pointer), "dnnl_memory_set_data_handle")
+    }
+
+    deinit {
+        dnnl_memory_destroy(memory)
+        owned?.deallocate()
+    }
+}
+
+/// One executable primitive with its user-mode scratchpad, allocated once so that no call
+/// allocates inside oneDNN.
+final class DNNLOp {
+    let pd: dnnl_primitive_desc_t
+    let primitive: dnnl_primitive_t
+    private let scratchpad: DNNLMemory?
+    private var args: [dnnl_exec_arg_t]
+
+    /// Takes ownership of `pd`. `args` maps DNNL_ARG_* to memories that stay bound to this op.
+    init(pd: dnnl_primitive_desc_t, engine: dnnl_engine_t, args: [(Int32, DNNLMemory)]) throws {
+        self.pd = pd
+        var p: dnnl_primitive_t?
+        do {
+            try dnnlCheck(dnnl_primitive_create(&p, pd), "dnnl_primitive_create")
+            let spMD = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0)
+            if let spMD, dnnl_memory_desc_get_size(spMD) > 0 {
+                scratchpad = try DNNLMemory(spMD.pointee, engine: engine, allocate: true)
+            } else {
+                scratchpad = nil
+            }
+        } catch {
+            if let p { dnnl_primitive_destroy(p) }
+            dnnl_primitive_desc_destroy(pd)
+            throw error
+        }
+        primitive = p!
+        self.args = args.map { dnnl_exec_arg_t(arg: $0.0, memory: $0.1.memory) }
+        if let scratchpad { self.args.append(dnnl_exec_arg_t(arg: DNNL_ARG_SCRATCHPAD, memory: scratchpad.memory)) }
+    }
+
+    func execute(_ stream: dnnl_stream_t) throws {
+        try dnnlCheck(dnnl_primitive_execute(primitive, stream, Int32(args.count), args), "dnnl_primitive_execute")
+        try dnnlCheck(dnnl_stream_wait(stream), "dnnl_stream_wait")
+    }
+
+    var implementation: String {
+        var info: UnsafePointer<CChar>?
+        guard dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &info) == dnnl_success, let info else { return "?" }
+        return String(cString: info)
+    }
+
+    deinit {
+        dnnl_primitive_destroy(primitive)
+        dnnl_primitive_desc_destroy(pd)
+    }
+}
+
+/// Attributes every cached primitive uses: a user scratchpad, owned by the DNNLOp.
+func withUserScratchpadAttr<R>(_ body: (dnnl_primitive_attr_t) throws -> R) throws -> R {
+    var attr: dnnl_primitive_attr_t?
+    try dnnlCheck(dnnl_primitive_attr_create(&attr), "dnnl_primitive_attr_create")
+    defer { dnnl_primitive_attr_destroy(attr) }
+    try dnnlCheck(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "dnnl_primitive_attr_set_scratchpad_mode")
+    return try body(attr!)
+}
+
+func dnnlMemoryDesc(_ dims: [Int], _ tag: dnnl_format_tag_t) throws -> dnnl_memory_desc_t {
+    var md = dnnl_memory_desc_t()
+    try dnnlCheck(dnnl_memory_desc_init_by_tag(&md, Int32(dims.count), dims.map(Int64.init), dnnl_f32, tag), "dnnl_memory_desc_init_by_tag")
+    return md
+}
+
+func dnnlReorder(from src: DNNLMemory, _ srcMD: dnnl_memory_desc_t, to dst: DNNLMemory, _ dstMD: dnnl_memory_desc_t,
+                 engine: dnnl_engine_t) throws -> DNNLOp {
+    var srcMD = srcMD, dstMD = dstMD
+    var pd: dnnl_primitive_desc_t?
+    try withUserScratchpadAttr { attr in
+        try dnnlCheck(dnnl_reorder_primitive_desc_create(&pd, &srcMD, engine, &dstMD, engine, attr), "dnnl_reorder_primitive_desc_create")
+    }
+    return try DNNLOp(pd: pd!, engine: engine, args: [(DNNL_ARG_FROM, src), (DNNL_ARG_TO, dst)])
+}
+
+/// One pass (forward, backward-data or backward-weights) of one convolution geometry.
+/// Activations are NHWC; the weights take whatever layout oneDNN picks for this pass
+/// (`format_tag_any`), with a cached reorder from or to plain OIHW when that differs.
+///
+/// Each run binds the caller's buffers as (a, b, out):
+///   forward:          a = src,      b = OIHW weights, out = dst
+///   backward-data:    a = diff_dst, b = OIHW weights, out = diff_src
+///   backward-weights: a = src,      b = diff_dst,     out = OIHW diff_weights
+final class ConvPrimitive {
+    enum Kind: String { case forward = "fwd", backwardData = "bwd_data", backwardWeights = "bwd_weights" }
+
+    let kind: Kind
+    let conv: DNNLOp
+    /// Bound per call to the caller's activation buffers.
+    private let a: DNNLMemory, out: DNNLMemory
+    /// Bound per call to the caller's OIHW buffer: the weights (fwd/bwd-data) or the second
+    /// activation (bwd-weights, where it is diff_dst).
+    private let b: DNNLMemory
+    /// Weights in the conv's own layout and the reorder to or from plain OIHW; nil when
+    /// oneDNN chose plain OIHW, and the caller's buffer is then bound directly.
+    private let weights: DNNLMemory?
+    private let reorder: DNNLOp?
+
+    init(_ kind: Kind, _ g: Conv2DGeometry, engine: dnnl_engine_t, forwardHint: ConvPrimitive?) throws {
+        self.kind = kind
+        let srcMD = try dnnlMemoryDesc([g.batch, g.inChannels, g.height, g.width], dnnl_nhwc)
+        let dstMD = try dnnlMemoryDesc([g.batch, g.outChannels, g.outHeight, g.outWidth], dnnl_nhwc)
+        let plainWeightsMD = try dnnlMemoryDesc(g.weightShape, dnnl_oihw)
+        let anyWeightsMD = try dnnlMemoryDesc(g.weightShape, dnnl_format_tag_any)
+
+        let pd = try Self.createPD(kind, g, src: srcMD, weights: anyWeightsMD, dst: dstMD,
+                                   engine: engine, hint: forwardHint?.conv.pd)
+        // Until DNNLOp takes `pd` over, this init owns it and must free it on failure.
+        var pdOwned = true
+        do {
+            let query = kind == .backwardWeights ? dnnl_query_diff_weights_md : dnnl_query_weights_md
+            guard let chosenMD = dnnl_primitive_desc_query_md(pd, query, 0) else {
+                throw KernelError.dnnl(call: "dnnl_primitive_desc_query_md(weights)", status: Int32(dnnl_runtime_error.rawValue))
+            }
+            var chosen = chosenMD.pointee
+            var plain = plainWeightsMD
+            let needsReorder = dnnl_memory_desc_equal(&chosen, &plain) == 0
+
+            let aMD = kind == .backwardData ? dstMD : srcMD
+            let outMD = kind == .backwardData ? srcMD : (kind == .forward ? dstMD : plainWeightsMD)
+            let bMD = kind == .backwardWeights ? dstMD : plainWeightsMD
+            let a = try DNNLMemory(aMD, engine: engine, allocate: false)
+            let b = try DNNLMemory(bMD, engine: engine, allocate: false)
+            let out = try DNNLMemory(outMD, engine: engine, allocate: false)
+            let weights = needsReorder ? try DNNLMemory(chosen, engine: engine, allocate: true) : nil
+            // The conv's weights argument: the reordered copy, or the caller's plain buffer
+            // bound through `b` (fwd/bwd-data) or `out` (bwd-weights).
+            let convWeights = weights ?? (kind == .backwardWeights ? out : b)
+
+            let args: [(Int32, DNNLMemory)]
+            switch kind {
+            case .forward:
+                args = [(DNNL_ARG_SRC, a), (DNNL_ARG_WEIGHTS, convWeights), (DNNL_ARG_DST, out)]
+            case .backwardData:
+                args = [(DNNL_ARG_DIFF_DST, a), (DNNL_ARG_WEIGHTS, convWeights), (DNNL_ARG_DIFF_SRC, out)]
+            case .backwardWeights:
+                args = [(DNNL_ARG_SRC, a), (DNNL_ARG_DIFF_DST, b), (DNNL_ARG_DIFF_WEIGHTS, convWeights)]
+            }
+            pdOwned = false
+            conv = try DNNLOp(pd: pd, engine: engine, args: args)
+            if let weights {
+                reorder = kind == .backwardWeights
+                    ? try dnnlReorder(from: weights, chosen, to: out, plainWeightsMD, engine: engine)
+                    : try dnnlReorder(from: b, plainWeightsMD, to: weights, chosen, engine: engine)
+            } else {
+                reorder = nil
+            }
+            self.a = a; self.b = b; self.out = out; self.weights = weights
+        } catch {
+            if pdOwned { dnnl_primitive_desc_destroy(pd) }
+            throw error
+        }
+    }
+
+    /// Op descriptor and primitive descriptor, preferring direct kernels; `auto` only if
+    /// oneDNN has no direct implementation for this shape.
+    private static func createPD(_ kind: Kind, _ g: Conv2DGeometry, src: dnnl_memory_desc_t, weights: dnnl_memory_desc_t,
+                                 dst: dnnl_memory_desc_t, engine: dnnl_engine_t, hint: dnnl_primitive_desc_t?) throws -> dnnl_primitive_desc_t {
+        var src = src, weights = weights, dst = dst
+        let strides: [Int64] = [Int64(g.stride), Int64(g.stride)]
+        let pad: [Int64] = [Int64(g.padding), Int64(g.padding)]
+        return try withUserScratchpadAttr { attr in
+            var lastStatus = dnnl_success
+            for alg in [dnnl_convolution_direct, dnnl_convolution_auto] {
+                var desc = dnnl_convolution_desc_t()
+                switch kind {
+                case .forward:
+                    lastStatus = dnnl_convolution_forward_desc_init(&desc, dnnl_forward_training, alg, &src, &weights, nil, &dst, strides, pad, pad)
+                case .backwardData:
+                    lastStatus = dnnl_convolution_backward_data_desc_init(&desc, alg, &src, &weights, &dst, strides, pad, pad)
+                case .backwardWeights:
+                    lastStatus = dnnl_convolution_backward_weights_desc_init(&desc, alg, &src, &weights, nil, &dst, strides, pad, pad)
+                }
+                guard lastStatus == dnnl_success else { continue }
+                var pd: dnnl_primitive_desc_t?
+                lastStatus = dnnl_primitive_desc_create(&pd, &desc, attr, engine, hint)
+                if lastStatus == dnnl_success, let pd { return pd }
+            }
+            throw KernelError.dnnl(call: "convolution \(kind.rawValue) primitive for \(g)", status: Int32(lastStatus.rawValue))
+        }
+    }
+
+    func run(_ engine: ComputeEngine, a aPtr: UnsafeMutableRawPointer, b bPtr: UnsafeMutableRawPointer,
+             out outPtr: UnsafeMutableRawPointer) throws {
+        try a.bind(aPtr)
+        try b.bind(bPtr)
+        try out.bind(outPtr)
+        if kind != .backwardWeights, let reorder { try reorder.execute(engine.dnnlStream) }
+        try conv.execute(engine.dnnlStream)
+        if kind == .backwardWeights, let reorder { try reorder.execute(engine.dnnlStream) }
+    }
+
+    /// oneDNN's name for the implementation it picked (e.g. "brg:avx512_core").
+    var implementation: String { conv.implementation }
+}

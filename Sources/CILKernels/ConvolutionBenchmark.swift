@@ -1,0 +1,61 @@
+// Throughput of the fast convolution path on the ResNet-32 (CIFAR) layer shapes, for
+// comparison with the per-layer oneDNN table in shared/docs/onednn-vs-openblas.md.
+import Foundation
+
+extension ComputeEngine {
+    /// GFLOP/s (nominal FLOPs, see `Conv2DGeometry.flopsForward`) of forward, backward-data and
+    /// backward-weights for each distinct ResNet-32 conv shape, as the median of timed calls
+    /// after two warm-up calls. Times include the per-call weight reorders and output
+    /// allocation, i.e. what a training step pays. Runs float32 on this engine's path.
+    public func benchmarkConvolutionLayers(batch: Int) throws
+        -> [(name: String, forwardGFLOPS: Double, backwardDataGFLOPS: Double, backwardWeightsGFLOPS: Double)]
+    {
+        let layers: [(name: String, size: Int, cin: Int, cout: Int, kernel: Int, stride: Int)] = [
+            ("stem 3->16 @32", 32, 3, 16, 3, 1),
+            ("s1 16->16 @32", 32, 16, 16, 3, 1),
+            ("s2a 16->32 s2 32->16", 32, 16, 32, 3, 2),
+            ("s2 32->32 @16", 16, 32, 32, 3, 1),
+            ("s3a 32->64 s2 16->8", 16, 32, 64, 3, 2),
+            ("s3 64->64 @8", 8, 64, 64, 3, 1),
+            ("sc2 1x1 16->32 s2", 32, 16, 32, 1, 2),
+            ("sc3 1x1 32->64 s2", 16, 32, 64, 1, 2),
+        ]
+        var rows: [(name: String, forwardGFLOPS: Double, backwardDataGFLOPS: Double, backwardWeightsGFLOPS: Double)] = []
+        for layer in layers {
+            let padding = layer.kernel / 2
+            var random = RandomStream(seed: 1, purpose: "conv.benchmark", rows.count)
+            func filled(_ shape: [Int], _ layout: Layout) -> Tensor {
+                var t = Tensor(uninitialized: shape, dtype: .float32, layout: layout)
+                t.withUnsafeMutableBufferPointer(as: Float.self) { buffer in
+                    for i in buffer.indices { buffer[i] = random.nextFloat() * 2 - 1 }
+                }
+                return t
+            }
+            let x = filled([batch, layer.size, layer.size, layer.cin], .nhwc)
+            let w = filled([layer.cout, layer.cin, layer.kernel, layer.kernel], .oihw)
+            let g = Conv2DGeometry(input: x.shape, weight: w.shape, stride: layer.stride, padding: padding)
+            let dy = filled(g.outputShape, .nhwc)
+            let gflop = g.flopsForward / 1e9
+            let fwd = try Self.medianSeconds { _ = try self.conv2dForward(x, weight: w, stride: layer.stride, padding: padding) }
+            let bwdData = try Self.medianSeconds { _ = try self.conv2dBackwardData(dy, weight: w, geometry: g) }
+            let bwdWeights = try Self.medianSeconds { _ = try self.conv2dBackwardWeights(dy, input: x, geometry: g) }
+            rows.append((layer.name, gflop / fwd, gflop / bwdData, gflop / bwdWeights))
+        }
+        return rows
+    }
+
+    /// Median wall time of `body` over as many calls as fit in ~0.3 s (at least 5, at most 100).
+    private static func medianSeconds(_ body: () throws -> Void) throws -> Double {
+        try body()
+        try body()
+        var times: [Double] = []
+        let budget = DispatchTime.now().uptimeNanoseconds + 300_000_000
+        while times.count < 5 || (times.count < 100 && DispatchTime.now().uptimeNanoseconds < budget) {
+            let start = DispatchTime.now().uptimeNanoseconds
+            try body()
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9)
+        }
+        times.sort()
+        return times[times.count / 2]
+    }
+}
