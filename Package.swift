@@ -22,11 +22,7 @@ let package = Package(
 
         // Tensors, random streams, digests and every compute kernel (the only code that
         // calls oneDNN/OpenBLAS or starts threads).
-        .target(
-            name: "CILKernels",
-            dependencies: ["CBLAS", "CDNNL"],
-            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
-        ),
+        .target(name: "CILKernels", dependencies: ["CBLAS", "CDNNL"]),
         // Reverse-mode autodiff, layers, models, optimisers, schedules.
         .target(name: "CILNetworks", dependencies: ["CILKernels"]),
         // Dataset readers, class orders, augmentation, loaders.
