@@ -270,7 +270,7 @@ private func referenceAffine<T: BinaryFloatingPoint>(_: T.Type, _ x: Tensor, int
     for r in 0..<g.rows {
         for c in 0..<C {
             let v = (Double(p[r * C + c]) - mean[c]) * scale[c] + shift[c]
-            q[r * C + c] = T(relu && !(v > 0) ? 0 : v)
+            q[r * C + c] = T(relu && v < 0 ? 0 : v)
         }
     }
 }
@@ -405,7 +405,7 @@ private func fastAffine(_ x: UnsafeMutablePointer<Float>, _ y: UnsafeMutablePoin
             if relu {
                 for r in r0..<r1 {
                     let v = (load16(x + r * C + c) - m) * s + b
-                    store16(keepWherePositive(v, v), y + r * C + c)
+                    store16(zeroWhereNegative(v), y + r * C + c)
                 }
             } else {
                 for r in r0..<r1 { store16((load16(x + r * C + c) - m) * s + b, y + r * C + c) }
@@ -415,7 +415,7 @@ private func fastAffine(_ x: UnsafeMutablePointer<Float>, _ y: UnsafeMutablePoin
         while c < C {
             for r in r0..<r1 {
                 let v = (x[r * C + c] - mp[c]) * sp[c] + bp[c]
-                y[r * C + c] = relu && !(v > 0) ? 0 : v
+                y[r * C + c] = relu && v < 0 ? 0 : v
             }
             c += 1
         }

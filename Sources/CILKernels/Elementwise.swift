@@ -31,6 +31,13 @@ func keepWherePositive(_ v: SIMD16<Float>, _ keep: SIMD16<Float>) -> SIMD16<Floa
     return unsafeBitCast(unsafeBitCast(v, to: SIMD16<Int32>.self) & mask, to: SIMD16<Float>.self)
 }
 
+/// max(v, 0) that keeps NaN (as PyTorch's ReLU does): clears the lanes where v < 0.
+@inline(__always)
+func zeroWhereNegative(_ v: SIMD16<Float>) -> SIMD16<Float> {
+    let negative = unsafeBitCast(v .< 0, to: SIMD16<Int32>.self)
+    return unsafeBitCast(unsafeBitCast(v, to: SIMD16<Int32>.self) & ~negative, to: SIMD16<Float>.self)
+}
+
 /// Elements per chunk (a multiple of 16) and the size below which one thread is faster
 /// than waking the second.
 private let elementwiseGrain = 16384
@@ -108,7 +115,7 @@ extension ComputeEngine {
     /// max(x, 0); NaN stays NaN.
     public func relu(_ x: Tensor) -> Tensor {
         elementwise("relu", x, nil, reference: { v, _ in v < 0 ? 0 : v },
-                    vector: { v, _ in keepWherePositive(v, v) }, scalar: { v, _ in v < 0 ? 0 : v })
+                    vector: { v, _ in zeroWhereNegative(v) }, scalar: { v, _ in v < 0 ? 0 : v })
     }
 
     /// dy * (y > 0), with y the ReLU's output.
@@ -120,7 +127,7 @@ extension ComputeEngine {
     /// relu(a + b): the end of a residual block.
     public func addReLU(_ a: Tensor, _ b: Tensor) -> Tensor {
         elementwise("addReLU", a, b, reference: { let s = $0 + $1; return s < 0 ? 0 : s },
-                    vector: { let s = $0 + $1; return keepWherePositive(s, s) },
+                    vector: { zeroWhereNegative($0 + $1) },
                     scalar: { let s = $0 + $1; return s < 0 ? 0 : s })
     }
 
