@@ -1,0 +1,38 @@
+/// Differentiable convolution ops over NHWC activations and OIHW weights.
+extension Graph {
+    public func conv2d(_ x: Var, weight w: Var, stride: Int, padding: Int) throws -> Var {
+        let input = self[x], kernel = self[w]
+        let out = try engine.conv2dForward(input, weight: kernel, stride: stride, padding: padding)
+        let geometry = Conv2DGeometry(input: input.shape, weight: kernel.shape, stride: stride, padding: padding)
+        return record(out, inputs: [x, w]) { g, dy in
+            if g.requiresGradient(x) { g.accumulate(x, try g.engine.conv2dBackwardData(dy, weight: kernel, geometry: geometry)) }
+            if g.requiresGradient(w) { g.accumulate(w, try g.engine.conv2dBackwardWeights(dy, input: input, geometry: geometry)) }
+        }
+    }
+
+    /// W ⊙ s with s [O, I, 1, 1] broadcast over each kernel window (AANets stable convs).
+    public func scaleKernels(_ w: Var, scales s: Var) -> Var {
+        let weight = self[w], scales = self[s]
+        let out = engine.scaleKernels(weight, scales: scales)
+        return record(out, inputs: [w, s]) { g, dy in
+            if g.requiresGradient(s) { g.accumulate(s, g.engine.scaleKernelsBackwardScales(dy, weight: weight)) }
+            if g.requiresGradient(w) { g.accumulate(w, g.engine.scaleKernels(dy, scales: scales)) }
+        }
+    }
+
+    public func maxPool2d(_ x: Var, kernel: Int, stride: Int, padding: Int) throws -> Var {
+        let input = self[x]
+        let out = try engine.maxPool2dForward(input, kernel: kernel, stride: stride, padding: padding)
+        return record(out, inputs: [x]) { g, dy in
+            g.accumulate(x, try g.engine.maxPool2dBackward(dy, input: input, output: out, kernel: kernel, stride: stride, padding: padding))
+        }
+    }
+
+    public func globalAveragePool(_ x: Var) -> Var {
+        let shape = self[x].shape
+        let out = engine.globalAveragePool(self[x])
+        return record(out, inputs: [x]) { g, dy in
+            g.accumulate(x, g.engine.globalAveragePoolBackward(dy, inputShape: shape))
+        }
+    }
+}

@@ -1,0 +1,141 @@
+/// ResNet-32 (CIFAR) and ResNet-18 (ImageNet) exactly as LUCIR and AANets build them:
+/// option-B shortcuts (1×1 conv + BN when the shape changes), no ReLU after the last block.
+/// A network is a list of *levels* (AANets' unit of aggregation); each level's output is
+/// one of the per-stage feature maps methods distil on.
+
+/// conv3×3 → BN → ReLU → conv3×3 → BN → (+ shortcut) → ReLU (omitted in the last block).
+public final class BasicBlock: Module {
+    public let conv1: Conv2D, bn1: BatchNorm, conv2: Conv2D, bn2: BatchNorm
+    public let shortcut: (conv: Conv2D, bn: BatchNorm)?
+    public let finalReLU: Bool
+
+    public init(conv1: Conv2D, bn1: BatchNorm, conv2: Conv2D, bn2: BatchNorm, shortcut: (conv: Conv2D, bn: BatchNorm)?, finalReLU: Bool) {
+        self.conv1 = conv1
+        self.bn1 = bn1
+        self.conv2 = conv2
+        self.bn2 = bn2
+        self.shortcut = shortcut
+        self.finalReLU = finalReLU
+    }
+
+    public convenience init(name: String, inChannels: Int, outChannels: Int, stride: Int, finalReLU: Bool, seed: UInt64) {
+        let needsProjection = stride != 1 || inChannels != outChannels
+        self.init(
+            conv1: Conv2D(name: name + ".conv1", inChannels: inChannels, outChannels: outChannels, kernel: 3, stride: stride, padding: 1, seed: seed),
+            bn1: BatchNorm(name: name + ".bn1", channels: outChannels, fusedReLU: true),
+            conv2: Conv2D(name: name + ".conv2", inChannels: outChannels, outChannels: outChannels, kernel: 3, stride: 1, padding: 1, seed: seed),
+            bn2: BatchNorm(name: name + ".bn2", channels: outChannels, fusedReLU: false),
+            shortcut: needsProjection
+                ? (Conv2D(name: name + ".downsample.conv", inChannels: inChannels, outChannels: outChannels, kernel: 1, stride: stride, padding: 0, seed: seed),
+                   BatchNorm(name: name + ".downsample.bn", channels: outChannels, fusedReLU: false))
+                : nil,
+            finalReLU: finalReLU)
+    }
+
+    public var parameters: [Parameter] {
+        conv1.parameters + bn1.parameters + conv2.parameters + bn2.parameters
+            + (shortcut.map { $0.conv.parameters + $0.bn.parameters } ?? [])
+    }
+
+    public func forward(_ g: Graph, _ x: Var, mode: Mode) throws -> Var {
+        var h = try bn1.forward(g, conv1.forward(g, x, mode: mode), mode: mode)
+        h = try bn2.forward(g, conv2.forward(g, h, mode: mode), mode: mode)
+        let identity = try shortcut.map { try $0.bn.forward(g, $0.conv.forward(g, x, mode: mode), mode: mode) } ?? x
+        return finalReLU ? g.addReLU(h, identity) : g.add(h, identity)
+    }
+
+    public func clone(_ spec: CloneSpec) -> Self {
+        Self(conv1: conv1.clone(spec), bn1: bn1.clone(spec), conv2: conv2.clone(spec), bn2: bn2.clone(spec),
+             shortcut: shortcut.map { ($0.conv.clone(spec), $0.bn.clone(spec)) }, finalReLU: finalReLU)
+    }
+}
+
+/// The shape of a ResNet: stem, stages, and how stages group into AANets levels.
+public enum ResNetArchitecture: String, Sendable, Codable, CaseIterable {
+    /// LUCIR/AANets CIFAR ResNet-32: 3×3 stem, 3 stages × 5 blocks (16/32/64), 64-d feature.
+    case resnet32
+    /// LUCIR/AANets ImageNet ResNet-18: 7×7/2 stem + 3×3/2 max-pool, 4 stages × 2 blocks, 512-d.
+    case resnet18
+
+    public var featureDimension: Int { self == .resnet32 ? 64 : 512 }
+}
+
+/// Per-stage feature maps (one per level) and the pooled feature of one forward pass.
+public struct BackboneFeatures {
+    public var stages: [Var]
+    public var pooled: Var
+}
+
+/// Anything that maps images to features: a plain ResNet or an AANets dual-branch network.
+public protocol Backbone: AnyObject {
+    var parameters: [Parameter] { get }
+    var featureDimension: Int { get }
+    func features(_ g: Graph, _ images: Var, mode: Mode) throws -> BackboneFeatures
+}
+
+public final class ResNet: Backbone {
+    public let architecture: ResNetArchitecture
+    /// Levels: the stem belongs to the first level; the global average pool follows the last.
+    public let levels: [Sequential]
+
+    public init(architecture: ResNetArchitecture, levels: [Sequential]) {
+        self.architecture = architecture
+        self.levels = levels
+    }
+
+    public convenience init(_ architecture: ResNetArchitecture, inputChannels: Int = 3, seed: UInt64) {
+        var levels: [Sequential] = []
+        switch architecture {
+        case .resnet32:
+            let stem: [any Module] = [
+                Conv2D(name: "stem.conv", inChannels: inputChannels, outChannels: 16, kernel: 3, stride: 1, padding: 1, seed: seed),
+                BatchNorm(name: "stem.bn", channels: 16, fusedReLU: true),
+            ]
+            let widths = [16, 32, 64]
+            var inChannels = 16
+            for (s, width) in widths.enumerated() {
+                let blocks: [any Module] = (0..<5).map { b in
+                    let block = BasicBlock(name: "stage\(s + 1).block\(b)", inChannels: b == 0 ? inChannels : width, outChannels: width,
+                                           stride: (b == 0 && s > 0) ? 2 : 1, finalReLU: !(s == 2 && b == 4), seed: seed)
+                    return block
+                }
+                inChannels = width
+                levels.append(Sequential((s == 0 ? stem : []) + blocks))
+            }
+        case .resnet18:
+            let stem: [any Module] = [
+                Conv2D(name: "stem.conv", inChannels: inputChannels, outChannels: 64, kernel: 7, stride: 2, padding: 3, seed: seed),
+                BatchNorm(name: "stem.bn", channels: 64, fusedReLU: true),
+                MaxPool(kernel: 3, stride: 2, padding: 1),
+            ]
+            let widths = [64, 128, 256, 512]
+            var inChannels = 64
+            for (s, width) in widths.enumerated() {
+                let blocks: [any Module] = (0..<2).map { b in
+                    BasicBlock(name: "layer\(s + 1).block\(b)", inChannels: b == 0 ? inChannels : width, outChannels: width,
+                               stride: (b == 0 && s > 0) ? 2 : 1, finalReLU: !(s == 3 && b == 1), seed: seed)
+                }
+                inChannels = width
+                levels.append(Sequential((s == 0 ? stem : []) + blocks))
+            }
+        }
+        self.init(architecture: architecture, levels: levels)
+    }
+
+    public var parameters: [Parameter] { levels.flatMap(\.parameters) }
+    public var featureDimension: Int { architecture.featureDimension }
+
+    public func features(_ g: Graph, _ images: Var, mode: Mode) throws -> BackboneFeatures {
+        var h = images
+        var stages: [Var] = []
+        for level in levels {
+            h = try level.forward(g, h, mode: mode)
+            stages.append(h)
+        }
+        return BackboneFeatures(stages: stages, pooled: g.globalAveragePool(h))
+    }
+
+    public func clone(_ spec: CloneSpec) -> ResNet {
+        ResNet(architecture: architecture, levels: levels.map { $0.clone(spec) })
+    }
+}
