@@ -51,7 +51,10 @@ public final class Graph {
     /// Adds `gradient` to the gradient of `v` (if `v` needs one).
     public func accumulate(_ v: Var, _ gradient: Tensor) {
         guard requiresGradient[v.id] else { return }
-        precondition(gradient.shape == values[v.id].shape, "gradient \(gradient.shape) for value \(values[v.id].shape)")
+        let value = values[v.id]
+        precondition(gradient.shape == value.shape, "gradient \(gradient.shape) for value \(value.shape)")
+        // A gradient has its value's layout, whatever op produced it.
+        let gradient = gradient.layout == value.layout ? gradient : gradient.reshaped(value.shape, layout: value.layout)
         if gradients[v.id] == nil {
             gradients[v.id] = gradient
         } else {
