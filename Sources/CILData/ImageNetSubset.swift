@@ -8,30 +8,33 @@ public enum ImageNetSubset: String, Sendable, CaseIterable {
     /// PODNet / POD-AANets `imagenet_split/train_100.txt`: sorted wnids 0-99.
     case podnetFirst100 = "imagenet100-podnet"
 
-    /// The subset's wnids in learning order. `sortedWnids` are the 1000 ILSVRC-2012
-    /// training wnids (folder names of `train/`); within the subset, labels are the
-    /// alphabetical positions (ImageFolder), learned in the seed-1993 100-class order.
+    /// The subset's wnids in learning order. `allWnids` are the 1000 ILSVRC-2012 training
+    /// wnids (folder names of `train/`), or the 100 of a copy holding only the subset;
+    /// within the subset, labels are alphabetical positions (ImageFolder), learned in the
+    /// seed-1993 100-class order.
     public func learningOrder(allWnids: [String]) throws -> [String] {
         let sorted = allWnids.sorted()
-        guard sorted.count == 1000 else {
-            throw DataError.invalidArgument("\(rawValue) needs the 1000 ILSVRC-2012 wnids, got \(sorted.count)")
-        }
         let members: [String]
-        switch self {
-        case .lucirSeed1993:
+        switch (self, sorted.count) {
+        case (.lucirSeed1993, 1000):
             members = MersenneTwister.numpyPermutation(seed: 1993, count: 1000).prefix(100).map { sorted[$0] }
-        case .podnetFirst100:
+        case (.podnetFirst100, 1000):
             members = Array(sorted.prefix(100))
+        case (_, 100):
+            // A copy that already holds only the subset's 100 class folders.
+            members = sorted
+        default:
+            throw DataError.invalidArgument("\(rawValue) needs the 1000 ILSVRC-2012 wnids or the subset's 100, got \(sorted.count)")
         }
         let order = ClassOrder.numpyShuffle(seed: 1993, classCount: 100)
         let alphabetical = members.sorted()
         let learned = order.labels.map { alphabetical[$0] }
-        // Pinned lists catch a wnid set that is not ILSVRC-2012's.
+        // Pinned lists catch a wnid set that is not ILSVRC-2012's (or the other subset).
         switch self {
         case .lucirSeed1993 where learned != Self.lucirLearningOrder:
-            throw DataError.invalidArgument("\(rawValue): the wnids given are not the ILSVRC-2012 list (seed-1993 draw differs from the pinned subset)")
+            throw DataError.invalidArgument("\(rawValue): these wnids do not give the pinned LUCIR subset (Appendix A); wrong wnid list or the PODNet subset?")
         case .podnetFirst100 where members.first != "n01440764" || members.last != "n01855672":
-            throw DataError.invalidArgument("\(rawValue): the wnids given are not the ILSVRC-2012 list (first 100 should run n01440764…n01855672)")
+            throw DataError.invalidArgument("\(rawValue): these wnids do not give PODNet's subset (sorted wnids n01440764…n01855672); wrong wnid list or the LUCIR subset?")
         default:
             return learned
         }
