@@ -57,11 +57,12 @@ public enum DatasetCheck {
         public var defaultRoot: String? { self == .fashionMNIST ? FashionMNIST.debianRoot : nil }
     }
 
-    /// Official archive checksums pinned by the protocol document: none yet. Adding one
-    /// here (file name → SHA-256) makes `check` compare against it.
-    static let officialChecksums: [String: String] = [:]
+    /// Official checksums pinned by the protocol document (file name → SHA-256): none
+    /// yet, so nothing is invented here; adding one makes `check` compare against it.
+    public static let pinnedChecksums: [String: String] = [:]
 
-    public static func run(_ kind: Kind, root: String) throws -> DatasetReport {
+    public static func run(_ kind: Kind, root: String, officialChecksums: [String: String] = pinnedChecksums) throws -> DatasetReport {
+        let checksum = { (path: String) throws -> DatasetReport.File in try Self.checksum(path, official: officialChecksums) }
         switch kind {
         case .fashionMNIST:
             var files: [DatasetReport.File] = []
@@ -110,7 +111,7 @@ public enum DatasetCheck {
         }
     }
 
-    static func checksum(_ path: String) throws -> DatasetReport.File {
+    static func checksum(_ path: String, official officialChecksums: [String: String]) throws -> DatasetReport.File {
         let bytes = try FileAccess.read(path, expected: "a dataset file")
         let name = path.split(separator: "/").last.map(String.init) ?? path
         return .init(path: path, bytes: bytes.count, sha256: SHA256.hex(of: bytes), official: officialChecksums[name])

@@ -30,6 +30,11 @@ import Testing
     // Tiny synthetic files are not the official 500/100 per class.
     #expect(report.problems.count == 2)
     #expect(report.problems[0].contains("500"))
+    // A pinned checksum that the file does not have is reported, naming the file.
+    let pinned = ["train.bin": String(repeating: "0", count: 64), "test.bin": SHA256.hex(of: try dir.read("cifar-100-binary/test.bin"))]
+    let checked = try DatasetCheck.run(.cifar100, root: dir.path, officialChecksums: pinned)
+    #expect(checked.files.map(\.matches) == [false, true])
+    #expect(checked.problems.contains { $0.contains(dir.file("cifar-100-binary/train.bin")) && $0.contains("does not match") })
 }
 
 @Test func checkOfDebianFashionMNIST() throws {
