@@ -19,6 +19,9 @@ let package = Package(
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
         .systemLibrary(name: "CDNNL", path: "Sources/CDNNL"),
         .systemLibrary(name: "CZstd", path: "Sources/CZstd"),
+        // libjpeg62-turbo-dev and zlib1g-dev, for ImageNet JPEGs and gzip'd idx files.
+        .systemLibrary(name: "CJPEG", path: "Sources/CJPEG"),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
 
         // Tensors, random streams, digests and every compute kernel (the only code that
         // calls oneDNN/OpenBLAS or starts threads).
@@ -26,7 +29,7 @@ let package = Package(
         // Reverse-mode autodiff, layers, models, optimisers, schedules.
         .target(name: "CILNetworks", dependencies: ["CILKernels"]),
         // Dataset readers, class orders, augmentation, loaders.
-        .target(name: "CILData", dependencies: ["CILKernels"]),
+        .target(name: "CILData", dependencies: ["CILKernels", "CJPEG", "CZlib"]),
         .executableTarget(
             name: "cilbench",
             dependencies: [

@@ -13,9 +13,14 @@ public struct KernelRecord: Sendable {
 }
 
 /// Receives every kernel call's record, in call order. With no observer attached the
-/// engine computes no digests at all.
+/// engine computes no digests at all; an observer that only times kernels can decline them.
 public protocol KernelObserver: AnyObject {
+    var wantsDigests: Bool { get }
     func kernelDidRun(_ record: KernelRecord)
+}
+
+extension KernelObserver {
+    public var wantsDigests: Bool { true }
 }
 
 /// Which implementation float32 kernels use. `.fast` is oneDNN/OpenBLAS; `.reference` runs
@@ -83,9 +88,10 @@ public final class ComputeEngine {
     public func record(_ kind: String, inputs: [Tensor], output: Tensor) {
         sequence += 1
         guard let observer else { return }
+        let digests = observer.wantsDigests
         observer.kernelDidRun(KernelRecord(
             sequence: sequence, kind: kind, shapes: inputs.map(\.shape) + [output.shape],
-            inputDigests: inputs.map(Digest.of), outputDigest: Digest.of(output)))
+            inputDigests: digests ? inputs.map(Digest.of) : [], outputDigest: digests ? Digest.of(output) : 0))
     }
 
     /// What results computed by this engine depend on, for the bundle manifest.

@@ -16,6 +16,7 @@ struct BenchCommand: ParsableCommand {
     var cases: String?
     @Flag(help: "A short run: 3 timed steps per case, no per-layer table.") var quick = false
     @Flag(help: "Print one JSON object mapping each case to images/s.") var json = false
+    @Flag(help: "Also print where each case's step time goes, per kernel kind.") var profile = false
 
     func run() throws {
         let engine = try ComputeEngine(threads: threads)
@@ -41,6 +42,16 @@ struct BenchCommand: ParsableCommand {
             let (ms, ips) = try workload.measure(iterations: steps, warmup: quick ? 1 : 2)
             results.append((c, ms, ips))
             if !json { print("| \(c.rawValue) | \(String(format: "%.1f", ms)) | \(String(format: "%.0f", ips)) |"); fflush(nil) }
+            if profile {
+                let profiler = KernelProfiler()
+                engine.observer = profiler
+                profiler.mark()
+                for _ in 0..<steps { try workload.step() }
+                engine.observer = nil
+                for row in profiler.report.prefix(25) {
+                    print("|   \(row.kind) | \(String(format: "%.2f", row.milliseconds / Double(steps))) ms/step | \(row.calls / steps) calls/step |")
+                }
+            }
         }
         if json {
             let body = results.map { "\"\($0.0.rawValue)\": \(String(format: "%.1f", $0.2))" }.joined(separator: ", ")

@@ -1,4 +1,4 @@
-// The cilbench command line.
+// The cilbench command line: one subcommand per user task, each in its own file.
 import ArgumentParser
 
 @main
@@ -6,5 +6,5 @@ struct CILBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cilbench",
         abstract: "Class-incremental learning benchmarks, reproducible and checkable.",
-        subcommands: [BenchCommand.self])
+        subcommands: [BenchCommand.self, DataCommand.self])
 }
