@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "CILKernels", targets: ["CILKernels"]),
         .library(name: "CILNetworks", targets: ["CILNetworks"]),
         .library(name: "CILData", targets: ["CILData"]),
+        .library(name: "CILMethods", targets: ["CILMethods"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -30,16 +31,19 @@ let package = Package(
         .target(name: "CILNetworks", dependencies: ["CILKernels"]),
         // Dataset readers, class orders, augmentation, loaders.
         .target(name: "CILData", dependencies: ["CILKernels", "CJPEG", "CZlib"]),
+        // The method plug-in contract, shared machinery (herding, memory) and built-in methods.
+        .target(name: "CILMethods", dependencies: ["CILNetworks"]),
         .executableTarget(
             name: "cilbench",
             dependencies: [
-                "CILKernels", "CILNetworks", "CILData",
+                "CILKernels", "CILNetworks", "CILData", "CILMethods",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "CILKernelsTests", dependencies: ["CILKernels"]),
         .testTarget(name: "CILNetworksTests", dependencies: ["CILNetworks"]),
         .testTarget(name: "CILDataTests", dependencies: ["CILData"]),
+        .testTarget(name: "CILMethodsTests", dependencies: ["CILMethods"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -44,4 +44,6 @@ public final class AANetsBackbone: Backbone {
     public func clone(_ spec: CloneSpec = CloneSpec()) -> AANetsBackbone {
         AANetsBackbone(stable: stable.clone(spec), plastic: plastic.clone(spec), alphas: alphas.map { $0.copy(name: spec.rename($0.name)) })
     }
+
+    public func copy(_ spec: CloneSpec) -> any Backbone { clone(spec) }
 }

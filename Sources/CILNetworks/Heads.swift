@@ -7,6 +7,15 @@ public final class CosineLinearHead {
     public private(set) var weights: [Parameter]
     public let sigma: Parameter?
 
+    init(weights: [Parameter], sigma: Parameter?) {
+        self.weights = weights
+        self.sigma = sigma
+    }
+
+    public func copy() -> any ClassifierHead {
+        CosineLinearHead(weights: weights.map { $0.copy() }, sigma: sigma?.copy())
+    }
+
     public init(featureDimension: Int, classes: Int, learnableSigma: Bool = true, seed: UInt64) {
         weights = []
         sigma = learnableSigma ? Parameter(name: "head.sigma", value: Tensor(filled: 1, shape: [1]), group: "sigma") : nil
@@ -24,10 +33,23 @@ public final class CosineLinearHead {
     public var classCount: Int { weights.reduce(0) { $0 + $1.value.shape[0] } }
     public var parameters: [Parameter] { weights + (sigma.map { [$0] } ?? []) }
 
-    /// Appends vectors for new classes (e.g. imprinted ones).
+    /// Appends vectors for new classes (e.g. imprinted ones) as a new weight block.
     public func addClasses(_ vectors: Tensor) {
         precondition(vectors.rank == 2 && vectors.shape[1] == weights[0].value.shape[1])
         weights.append(Parameter(name: "head.fc\(weights.count).weight", value: vectors))
+    }
+
+    /// Appends `count` new class vectors drawn as at initialisation.
+    public func addRandomClasses(_ count: Int, seed: UInt64) {
+        let block = Self.uniformWeights(name: "head.fc\(weights.count)", classes: count, featureDimension: weights[0].value.shape[1], seed: seed)
+        weights.append(block)
+    }
+
+    /// All class vectors as one [C, D] tensor.
+    public var allWeights: Tensor {
+        if weights.count == 1 { return weights[0].value }
+        let d = weights[0].value.shape[1]
+        return Tensor(shape: [classCount, d], scalars: weights.flatMap { $0.value.floats })
     }
 
     public func logits(_ g: Graph, features: Var) -> Var {
@@ -48,6 +70,22 @@ public final class LinearHead {
         let bound = 1 / Double(featureDimension).squareRoot()
         weight = Parameter(name: "head.weight", value: Tensor(shape: [classes, featureDimension], scalars: (0..<(classes * featureDimension)).map { _ in Float((stream.nextDouble() * 2 - 1) * bound) }))
         bias = Parameter(name: "head.bias", value: Tensor(shape: [classes], scalars: (0..<classes).map { _ in Float((stream.nextDouble() * 2 - 1) * bound) }))
+    }
+
+    init(weight: Parameter, bias: Parameter) {
+        self.weight = weight
+        self.bias = bias
+    }
+
+    public func copy() -> any ClassifierHead { LinearHead(weight: weight.copy(), bias: bias.copy()) }
+
+    /// A head with `count` more classes: the old rows kept, new rows drawn as at initialisation.
+    public func grown(by count: Int, seed: UInt64) -> LinearHead {
+        let d = weight.value.shape[1], old = weight.value.shape[0]
+        let fresh = LinearHead(featureDimension: d, classes: count, seed: seed)
+        return LinearHead(
+            weight: Parameter(name: weight.name, value: Tensor(shape: [old + count, d], scalars: weight.value.floats + fresh.weight.value.floats)),
+            bias: Parameter(name: bias.name, value: Tensor(shape: [old + count], scalars: bias.value.floats + fresh.bias.value.floats)))
     }
 
     public var parameters: [Parameter] { [weight, bias] }

@@ -3,6 +3,7 @@ public protocol ClassifierHead: AnyObject {
     var parameters: [Parameter] { get }
     var classCount: Int { get }
     func logits(_ g: Graph, features: Var) -> Var
+    func copy() -> any ClassifierHead
 }
 
 extension CosineLinearHead: ClassifierHead {}
@@ -21,6 +22,13 @@ public final class Network {
     }
 
     public var parameters: [Parameter] { backbone.parameters + head.parameters }
+
+    /// A deep, frozen copy: the teacher of the next phase.
+    public func frozenCopy() -> Network {
+        let copy = Network(backbone: backbone.copy(CloneSpec()), head: head.copy())
+        for p in copy.parameters { p.isTrainable = false }
+        return copy
+    }
 
     public struct Output {
         public var logits: Var

@@ -71,6 +71,8 @@ public protocol Backbone: AnyObject {
     var parameters: [Parameter] { get }
     var featureDimension: Int { get }
     func features(_ g: Graph, _ images: Var, mode: Mode) throws -> BackboneFeatures
+    /// A deep copy (teachers are frozen copies of the previous phase's network).
+    func copy(_ spec: CloneSpec) -> any Backbone
 }
 
 public final class ResNet: Backbone {
@@ -138,4 +140,6 @@ public final class ResNet: Backbone {
     public func clone(_ spec: CloneSpec) -> ResNet {
         ResNet(architecture: architecture, levels: levels.map { $0.clone(spec) })
     }
+
+    public func copy(_ spec: CloneSpec) -> any Backbone { clone(spec) }
 }

@@ -1,0 +1,86 @@
+/// Where the phase stands, as a method may know it. Class indices are learning positions:
+/// classes 0..<oldClasses were learnt before this phase, oldClasses..<seenClasses are new.
+public struct PhaseContext {
+    public let phase: Int
+    public let phaseCount: Int
+    public let oldClasses: Int
+    public let newClasses: Int
+    public var seenClasses: Int { oldClasses + newClasses }
+    public let epochs: Int
+    /// Exemplars per class the memory keeps after this phase.
+    public let exemplarsPerClass: Int
+    public let seed: UInt64
+    public let engine: ComputeEngine
+
+    public init(phase: Int, phaseCount: Int, oldClasses: Int, newClasses: Int, epochs: Int, exemplarsPerClass: Int, seed: UInt64, engine: ComputeEngine) {
+        self.phase = phase
+        self.phaseCount = phaseCount
+        self.oldClasses = oldClasses
+        self.newClasses = newClasses
+        self.epochs = epochs
+        self.exemplarsPerClass = exemplarsPerClass
+        self.seed = seed
+        self.engine = engine
+    }
+}
+
+/// One augmented training batch; labels are learning positions.
+public struct TrainingBatch {
+    public let images: Tensor
+    public let labels: [Int32]
+
+    public init(images: Tensor, labels: [Int32]) {
+        self.images = images
+        self.labels = labels
+    }
+}
+
+/// Features of training images (test transform, no augmentation) computed by the harness
+/// with the current network, e.g. for weight imprinting.
+public protocol TrainingFeatureSource {
+    /// Pooled features [n, D] of every training image of the class at `position`.
+    func features(ofClass position: Int) throws -> Tensor
+}
+
+/// Which training images a phase uses.
+public enum TrainingData: Sendable {
+    /// The new classes' images and the exemplar memory (every method but the upper bound).
+    case newClassesAndExemplars
+    /// Every training image of every class seen so far (joint training, the upper bound).
+    case allSeenClasses
+}
+
+/// The plug-in contract of a class-incremental method. The harness owns data, exemplar
+/// selection, evaluation (CNN and NME), metrics and bundles; a method decides the head, what
+/// happens when a phase begins and ends, and the loss of a batch. AANets is not a method but
+/// a switch the harness applies to any method's backbone, so a method never needs to know.
+public protocol IncrementalMethod: AnyObject {
+    /// Registry name, as written after `--method`.
+    static var name: String { get }
+    /// One line for `--help` and READMEs.
+    static var summary: String { get }
+    /// Every setting key the method reads.
+    static var settingKeys: [String] { get }
+
+    init(settings: MethodSettings) throws
+
+    /// Every hyper-parameter with its resolved value (defaults included), for the manifest.
+    var resolvedSettings: [String: String] { get }
+    var usesExemplars: Bool { get }
+    var trainingData: TrainingData { get }
+
+    /// The head over all classes of phase 0.
+    func makeHead(featureDimension: Int, classes: Int, seed: UInt64) -> any ClassifierHead
+    /// Called before phase k ≥ 1 trains: grow the head, snapshot the teacher, set weights.
+    func beginPhase(_ context: PhaseContext, network: Network, newClassFeatures: any TrainingFeatureSource) throws
+    /// The loss of one training batch.
+    func loss(_ g: Graph, network: Network, batch: TrainingBatch, context: PhaseContext) throws -> Var
+    /// Called after the phase's epochs, before exemplar selection and evaluation.
+    func endPhase(_ context: PhaseContext, network: Network) throws
+}
+
+extension IncrementalMethod {
+    public var usesExemplars: Bool { true }
+    public var trainingData: TrainingData { .newClassesAndExemplars }
+    public func endPhase(_ context: PhaseContext, network: Network) throws {}
+}
