@@ -33,10 +33,12 @@ let package = Package(
         .target(name: "CILData", dependencies: ["CILKernels", "CJPEG", "CZlib"]),
         // The method plug-in contract, shared machinery (herding, memory) and built-in methods.
         .target(name: "CILMethods", dependencies: ["CILNetworks"]),
+        // Protocols, the phase runner, evaluation, metrics, bundles, reports.
+        .target(name: "CILHarness", dependencies: ["CILKernels", "CILNetworks", "CILData", "CILMethods"]),
         .executableTarget(
             name: "cilbench",
             dependencies: [
-                "CILKernels", "CILNetworks", "CILData", "CILMethods",
+                "CILKernels", "CILNetworks", "CILData", "CILMethods", "CILHarness",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -44,6 +46,7 @@ let package = Package(
         .testTarget(name: "CILNetworksTests", dependencies: ["CILNetworks"]),
         .testTarget(name: "CILDataTests", dependencies: ["CILData"]),
         .testTarget(name: "CILMethodsTests", dependencies: ["CILMethods"]),
+        .testTarget(name: "CILHarnessTests", dependencies: ["CILHarness"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -106,6 +106,7 @@ public final class ComputeEngine {
         env["openblas_core"] = String(cString: openblas_get_corename())
         env["openblas_config"] = String(cString: openblas_get_config())
         env["openblas_coretype_env"] = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? ""
+        env["omp_wait_policy"] = ProcessInfo.processInfo.environment["OMP_WAIT_POLICY"] ?? "default"
         return env
     }
 }

@@ -1,0 +1,52 @@
+import CILMethods
+
+/// CNN and NME classification of test images, scored overall and per phase of introduction.
+enum Evaluation {
+    /// argmax over the rows of [n, C].
+    static func argmax(_ scores: Tensor) -> [Int] {
+        let c = scores.shape[1]
+        let values = scores.floats
+        return (0..<scores.shape[0]).map { row in
+            var best = 0
+            for j in 1..<c where values[row * c + j] > values[row * c + best] { best = j }
+            return best
+        }
+    }
+
+    /// Class means as LUCIR/AANets compute them: normalise each exemplar feature, average,
+    /// normalise the mean (aanets-protocol.md §2.7).
+    static func classMeans(_ features: Tensor, groups: [[Int]]) -> Tensor {
+        let d = features.shape[1]
+        let values = features.floats
+        var means: [Float] = []
+        for members in groups {
+            var mean = [Double](repeating: 0, count: d)
+            for row in members {
+                var norm = 0.0
+                for k in 0..<d { norm += Double(values[row * d + k]) * Double(values[row * d + k]) }
+                let inverse = 1 / max(norm.squareRoot(), 1e-12)
+                for k in 0..<d { mean[k] += Double(values[row * d + k]) * inverse }
+            }
+            let norm = max(mean.reduce(0) { $0 + $1 * $1 }.squareRoot(), 1e-12)
+            means += mean.map { Float($0 / norm) }
+        }
+        return Tensor(shape: [groups.count, d], scalars: means)
+    }
+
+    /// Nearest class mean: argmin ‖f − μ̂_c‖² = argmax ⟨f, μ̂_c⟩ − ‖μ̂_c‖²/2, and the means are unit.
+    static func nearestMean(_ features: Tensor, means: Tensor, engine: ComputeEngine) -> [Int] {
+        argmax(engine.matmul(features, means, transposeB: true))
+    }
+
+    /// Overall accuracy and accuracy per phase of introduction.
+    static func score(predictions: [Int], labels: [Int], phaseOfPosition: (Int) -> Int, phases: Int) -> (overall: Double, byPhase: [Double]) {
+        var correct = [Int](repeating: 0, count: phases), total = [Int](repeating: 0, count: phases)
+        for (p, y) in zip(predictions, labels) {
+            let phase = phaseOfPosition(y)
+            total[phase] += 1
+            if p == y { correct[phase] += 1 }
+        }
+        let overall = Double(correct.reduce(0, +)) / Double(max(total.reduce(0, +), 1))
+        return (overall, zip(correct, total).map { Double($0) / Double(max($1, 1)) })
+    }
+}

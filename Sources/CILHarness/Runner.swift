@@ -1,0 +1,198 @@
+import CILData
+import CILMethods
+import Foundation
+
+/// What the runner reports while it works (progress bars, logs).
+public enum RunEvent {
+    case phaseStarted(phase: Int, phases: Int, trainingImages: Int)
+    case epochFinished(phase: Int, EpochRecord, epochs: Int)
+    case phaseFinished(PhaseRecord)
+}
+
+/// The phase loop (aanets-protocol.md §4.6): for each phase, let the method prepare, train
+/// on new-class data and exemplars (plus AANets' α pass when switched on), select exemplars
+/// by herding, and evaluate CNN and NME on the test images of every seen class. The method
+/// never receives a test image: evaluation happens here, after its phase is over.
+public final class Runner {
+    public let configuration: RunConfiguration
+    public let method: any IncrementalMethod
+    public let engine: ComputeEngine
+    public var onEvent: ((RunEvent) -> Void)?
+
+    public private(set) var network: Network?
+    public private(set) var memory: ExemplarMemory
+    public private(set) var records: [PhaseRecord] = []
+
+    let trainByPosition: [[Int]]
+    let testByPosition: [[Int]]
+    let trainAssembler: BatchAssembler
+    let trainEvaluationAssembler: BatchAssembler
+    let testAssembler: BatchAssembler
+
+    public init(configuration: RunConfiguration, method: any IncrementalMethod, engine: ComputeEngine) throws {
+        self.configuration = configuration
+        self.method = method
+        self.engine = engine
+        memory = ExemplarMemory(policy: configuration.memory)
+        let order = configuration.classOrder
+        let trainGroups = SampleSelection.byClass(labels: configuration.train.labels, classCount: order.count)
+        let testGroups = SampleSelection.byClass(labels: configuration.test.labels, classCount: order.count)
+        trainByPosition = order.labels.map { trainGroups[$0] }
+        testByPosition = order.labels.map { testGroups[$0] }
+        let map = order.labelToPosition
+        trainAssembler = BatchAssembler(source: configuration.train, preprocessing: configuration.trainPreprocessing, seed: configuration.seed, labelMap: map)
+        trainEvaluationAssembler = BatchAssembler(source: configuration.train, preprocessing: configuration.testPreprocessing, seed: configuration.seed, labelMap: map)
+        testAssembler = BatchAssembler(source: configuration.test, preprocessing: configuration.testPreprocessing, seed: configuration.seed, labelMap: map)
+    }
+
+    func phaseOf(position: Int) -> Int {
+        let s = configuration.schedule
+        return position < s.initialClasses ? 0 : 1 + (position - s.initialClasses) / s.increment
+    }
+
+    /// Runs phases `records.count ..< phaseCount` and returns every phase's record.
+    @discardableResult
+    public func run() throws -> [PhaseRecord] {
+        let phases = configuration.schedule.phaseCount
+        while records.count < phases { try runPhase(records.count) }
+        return records
+    }
+
+    func runPhase(_ k: Int) throws {
+        let started = DispatchTime.now().uptimeNanoseconds
+        let schedule = configuration.schedule
+        let newPositions = schedule.newPositions(phase: k)
+        let optimization = k == 0 ? configuration.baseOptimization : configuration.optimization
+        let seen = newPositions.upperBound
+        let context = PhaseContext(phase: k, phaseCount: schedule.phaseCount, oldClasses: newPositions.lowerBound,
+                                   newClasses: newPositions.count, epochs: optimization.epochs,
+                                   exemplarsPerClass: configuration.memory.exemplarsPerClass(seenClasses: seen),
+                                   seed: configuration.seed, engine: engine)
+        let extractor = FeatureExtractor(engine: engine, assembler: trainEvaluationAssembler, batchSize: configuration.evaluationBatchSize)
+
+        // The network: built in phase 0, prepared by the method afterwards, and switched to
+        // AANets' dual branches when phase 1 begins (after the method's teacher snapshot, so
+        // the phase-1 teacher is the plain phase-0 network as in the reference code).
+        let network: Network
+        if let existing = self.network {
+            network = existing
+            let source = ClassFeatureSource(extractor: extractor, network: network) { [trainByPosition] in trainByPosition[$0] }
+            try method.beginPhase(context, network: network, newClassFeatures: source)
+            if k == 1, let aanets = configuration.aanets {
+                guard let plain = network.backbone as? ResNet else { throw MethodError.unsupported("AANets needs a plain ResNet after phase 0") }
+                network.backbone = AANetsBackbone(phaseZero: plain, initialAlpha: aanets.initialAlpha)
+            }
+        } else {
+            let backbone = ResNet(configuration.backbone, inputChannels: configuration.train.channels, seed: configuration.seed)
+            network = Network(backbone: backbone, head: method.makeHead(featureDimension: backbone.featureDimension, classes: newPositions.count, seed: configuration.seed))
+            self.network = network
+        }
+
+        let trainIndices: [Int]
+        switch method.trainingData {
+        case .allSeenClasses:
+            trainIndices = (0..<seen).flatMap { trainByPosition[$0] }
+        case .newClassesAndExemplars:
+            trainIndices = newPositions.flatMap { trainByPosition[$0] } + (method.usesExemplars ? memory.allExemplars(seenClasses: newPositions.lowerBound) : [])
+        }
+        onEvent?(.phaseStarted(phase: k, phases: schedule.phaseCount, trainingImages: trainIndices.count))
+
+        var epochs: [EpochRecord] = []
+        var sgd = SGD(learningRate: optimization.learningRate, momentum: optimization.momentum, weightDecay: optimization.weightDecay,
+                      groups: ["alpha": ParameterGroupSettings(learningRateScale: 0)])
+        let aanets = k >= 1 ? configuration.aanets : nil
+        var alphaSGD = aanets.map { SGD(learningRate: $0.alphaLearningRate, momentum: $0.alphaMomentum, weightDecay: $0.alphaWeightDecay) }
+        let balanced = aanets.map { balancedSet(phase: k, newPositions: newPositions, settings: $0) } ?? []
+        for epoch in 0..<optimization.epochs {
+            let epochStart = DispatchTime.now().uptimeNanoseconds
+            let lr = optimization.schedule.learningRate(base: optimization.learningRate, epoch: epoch, steppedAtEpochStart: optimization.steppedAtEpochStart)
+            sgd.learningRate = lr
+            let loader = try BatchLoader(assembler: trainAssembler, indices: trainIndices, batchSize: optimization.batchSize, phase: k, epoch: epoch)
+            var lossSum = 0.0, seenImages = 0, correct = 0
+            while let batch = try loader.next() {
+                let labels = batch.labels.map { Int32($0) }
+                let g = Graph(engine: engine)
+                let loss = try method.loss(g, network: network, batch: TrainingBatch(images: batch.images, labels: labels), context: context)
+                try g.backward(from: loss)
+                sgd.step(network.parameters)
+                lossSum += g[loss].scalarValue * Double(labels.count)
+                seenImages += labels.count
+            }
+            _ = correct
+            var alphas: [Double]?
+            if let aanets, var alphaOptimizer = alphaSGD, let dual = network.backbone as? AANetsBackbone {
+                alphaOptimizer.learningRate = aanets.alphaSchedule.learningRate(base: aanets.alphaLearningRate, epoch: epoch, steppedAtEpochStart: optimization.steppedAtEpochStart)
+                try alphaPass(network: network, dual: dual, indices: balanced, phase: k, epoch: epoch, batchSize: aanets.balancedBatchSize, optimizer: &alphaOptimizer)
+                alphaSGD = alphaOptimizer
+                alphas = dual.alphas.map { $0.value.scalarValue }
+            }
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - epochStart) / 1e9
+            let record = EpochRecord(epoch: epoch, learningRate: lr, loss: lossSum / Double(max(seenImages, 1)),
+                                     trainAccuracy: .nan, imagesPerSecond: Double(seenImages) / max(seconds, 1e-9), alphas: alphas)
+            epochs.append(record)
+            onEvent?(.epochFinished(phase: k, record, epochs: optimization.epochs))
+        }
+        try method.endPhase(context, network: network)
+
+        if method.usesExemplars {
+            for position in newPositions {
+                let features = try extractor.run(network, indices: trainByPosition[position]).features
+                memory.append(rankedIndices: Herding.rank(features, count: context.exemplarsPerClass).map { trainByPosition[position][$0] })
+            }
+        }
+        var record = try evaluate(network: network, phase: k, seen: seen, extractor: extractor)
+        record.epochs = epochs
+        record.wallSeconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        records.append(record)
+        onEvent?(.phaseFinished(record))
+    }
+
+    /// The balanced set of AANets' α pass: new-class images drawn with replacement, as the
+    /// reference code does (gotcha G13), plus every old-class exemplar; drawn once per phase.
+    func balancedSet(phase: Int, newPositions: Range<Int>, settings: AANetsSettings) -> [Int] {
+        let pool = newPositions.flatMap { trainByPosition[$0] }
+        var stream = RandomStream(seed: configuration.seed, purpose: "aanets.balanced_set", phase)
+        let drawn = pool.isEmpty ? [] : (0..<(settings.balancedPerClass * newPositions.count)).map { _ in pool[stream.nextInt(below: pool.count)] }
+        return memory.allExemplars(seenClasses: newPositions.lowerBound) + drawn
+    }
+
+    /// One pass over the balanced set in evaluation mode, fixed order, plain cross-entropy,
+    /// updating only α (G5). Every other parameter is frozen for the pass, so backward
+    /// computes only what α's gradient needs.
+    func alphaPass(network: Network, dual: AANetsBackbone, indices: [Int], phase: Int, epoch: Int, batchSize: Int, optimizer: inout SGD) throws {
+        let parameters = network.parameters
+        let trainable = parameters.map(\.isTrainable)
+        for p in parameters { p.isTrainable = dual.alphas.contains { $0 === p } }
+        defer { for (p, t) in zip(parameters, trainable) { p.isTrainable = t } }
+        let loader = try BatchLoader(assembler: trainAssembler, indices: indices, batchSize: batchSize, phase: phase, epoch: epoch, shuffle: false)
+        while let batch = try loader.next() {
+            let g = Graph(engine: engine)
+            let out = try network.forward(g, images: g.constant(batch.images), mode: .evaluation)
+            try g.backward(from: g.crossEntropy(out.logits, labels: batch.labels.map { Int32($0) }))
+            optimizer.step(dual.alphas)
+        }
+    }
+
+    func evaluate(network: Network, phase k: Int, seen: Int, extractor: FeatureExtractor) throws -> PhaseRecord {
+        let testIndices = (0..<seen).flatMap { testByPosition[$0] }
+        let labels = (0..<seen).flatMap { p in Array(repeating: p, count: testByPosition[p].count) }
+        let testExtractor = FeatureExtractor(engine: engine, assembler: testAssembler, batchSize: configuration.evaluationBatchSize)
+        let (features, logits) = try testExtractor.run(network, indices: testIndices)
+        let cnnPredictions = Evaluation.argmax(logits)
+        let cnn = Evaluation.score(predictions: cnnPredictions, labels: labels, phaseOfPosition: phaseOf, phases: k + 1)
+        var nme: (overall: Double, byPhase: [Double])?
+        if method.usesExemplars {
+            let groups = memory.exemplars(seenClasses: seen)
+            let exemplarFeatures = try extractor.run(network, indices: groups.flatMap { $0 }).features
+            var offset = 0
+            let rows = groups.map { g -> [Int] in defer { offset += g.count }; return Array(offset..<(offset + g.count)) }
+            let means = Evaluation.classMeans(exemplarFeatures, groups: rows)
+            nme = Evaluation.score(predictions: Evaluation.nearestMean(features, means: means, engine: engine), labels: labels, phaseOfPosition: phaseOf, phases: k + 1)
+        }
+        let predictionDigest = cnnPredictions.reduce(Digest.fnv1a("predictions")) { Digest.combine($0, UInt64($1)) }
+        return PhaseRecord(phase: k, seenClasses: seen, cnnAccuracy: cnn.overall, nmeAccuracy: nme?.overall,
+                           cnnAccuracyByPhase: cnn.byPhase, nmeAccuracyByPhase: nme?.byPhase,
+                           parameterDigest: parameterDigest(network.parameters), exemplarDigest: memory.digest(seenClasses: seen),
+                           predictionDigest: predictionDigest, epochs: [], wallSeconds: 0)
+    }
+}
