@@ -25,7 +25,6 @@ public struct EpochRecord: Sendable, Codable, Equatable {
     public var epoch: Int
     public var learningRate: Double
     public var loss: Double
-    public var trainAccuracy: Double
     public var imagesPerSecond: Double
     /// The aggregation weights after the epoch's α pass (AANets only).
     public var alphas: [Double]?

@@ -45,6 +45,12 @@ public final class Runner {
         testAssembler = BatchAssembler(source: configuration.test, preprocessing: configuration.testPreprocessing, seed: configuration.seed, labelMap: map)
     }
 
+    func adopt(network: Network, memory: ExemplarMemory, records: [PhaseRecord]) {
+        self.network = network
+        self.memory = memory
+        self.records = records
+    }
+
     func phaseOf(position: Int) -> Int {
         let s = configuration.schedule
         return position < s.initialClasses ? 0 : 1 + (position - s.initialClasses) / s.increment
@@ -56,6 +62,13 @@ public final class Runner {
         let phases = configuration.schedule.phaseCount
         while records.count < phases { try runPhase(records.count) }
         return records
+    }
+
+    /// Runs the next unfinished phase and returns its record.
+    public func runNextPhase() throws -> PhaseRecord {
+        precondition(records.count < configuration.schedule.phaseCount, "every phase has run")
+        try runPhase(records.count)
+        return records[records.count - 1]
     }
 
     func runPhase(_ k: Int) throws {
@@ -108,7 +121,7 @@ public final class Runner {
             let lr = optimization.schedule.learningRate(base: optimization.learningRate, epoch: epoch, steppedAtEpochStart: optimization.steppedAtEpochStart)
             sgd.learningRate = lr
             let loader = try BatchLoader(assembler: trainAssembler, indices: trainIndices, batchSize: optimization.batchSize, phase: k, epoch: epoch)
-            var lossSum = 0.0, seenImages = 0, correct = 0
+            var lossSum = 0.0, seenImages = 0
             while let batch = try loader.next() {
                 let labels = batch.labels.map { Int32($0) }
                 let g = Graph(engine: engine)
@@ -118,7 +131,6 @@ public final class Runner {
                 lossSum += g[loss].scalarValue * Double(labels.count)
                 seenImages += labels.count
             }
-            _ = correct
             var alphas: [Double]?
             if let aanets, var alphaOptimizer = alphaSGD, let dual = network.backbone as? AANetsBackbone {
                 alphaOptimizer.learningRate = aanets.alphaSchedule.learningRate(base: aanets.alphaLearningRate, epoch: epoch, steppedAtEpochStart: optimization.steppedAtEpochStart)
@@ -128,7 +140,7 @@ public final class Runner {
             }
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - epochStart) / 1e9
             let record = EpochRecord(epoch: epoch, learningRate: lr, loss: lossSum / Double(max(seenImages, 1)),
-                                     trainAccuracy: .nan, imagesPerSecond: Double(seenImages) / max(seconds, 1e-9), alphas: alphas)
+                                     imagesPerSecond: Double(seenImages) / max(seconds, 1e-9), alphas: alphas)
             epochs.append(record)
             onEvent?(.epochFinished(phase: k, record, epochs: optimization.epochs))
         }

@@ -22,7 +22,10 @@ public struct ExemplarMemory: Sendable, Equatable {
     /// Training-set indices per learning position, best-ranked first.
     public private(set) var ranked: [[Int]] = []
 
-    public init(policy: MemoryPolicy) { self.policy = policy }
+    public init(policy: MemoryPolicy, ranked: [[Int]] = []) {
+        self.policy = policy
+        self.ranked = ranked
+    }
 
     /// Records the ranking of the class at learning position `ranked.count`.
     public mutating func append(rankedIndices: [Int]) { ranked.append(rankedIndices) }

@@ -4,6 +4,7 @@ public protocol ClassifierHead: AnyObject {
     var classCount: Int { get }
     func logits(_ g: Graph, features: Var) -> Var
     func copy() -> any ClassifierHead
+    var structure: HeadStructure { get }
 }
 
 extension CosineLinearHead: ClassifierHead {}

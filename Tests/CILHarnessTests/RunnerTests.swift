@@ -1,6 +1,7 @@
 import CILData
 import CILHarness
 import CILMethods
+import Foundation
 import Testing
 
 /// End-to-end runs on synthetic data: 10 classes in 3 phases (4 + 3 + 3), 16×16 images.
@@ -51,5 +52,40 @@ import Testing
         #expect(alphas.count == 3)
         #expect(alphas.allSatisfy { $0 != 0.5 && abs($0 - 0.5) < 0.1 })
         #expect(records[0].epochs.last!.alphas == nil)
+    }
+}
+
+@Suite(.serialized) struct ResumeTests {
+    /// A run stopped after phase 1 and resumed from its checkpoint (in a new runner, as a new
+    /// process would) ends bit-identical to the unbroken run.
+    @Test func resumedRunEqualsUnbrokenRun() throws {
+        for aanets in [false, true] {
+            let configuration = try RunnerTests.configuration(aanets: aanets)
+            let unbroken = try Runner(configuration: configuration, method: MethodRegistry.make("joint", settings: MethodSettings()), engine: ComputeEngine(threads: 2)).run()
+
+            let first = try Runner(configuration: configuration, method: MethodRegistry.make("joint", settings: MethodSettings()), engine: ComputeEngine(threads: 2))
+            var stopAfter = 2
+            first.onEvent = { if case .phaseFinished = $0 { stopAfter -= 1 } }
+            while first.records.count < 2 { _ = try first.runNextPhase() }
+            let url = FileManager.default.temporaryDirectory.appendingPathComponent("cilbench-resume-\(aanets)/phase.ckpt")
+            let (checkpoint, tensors) = try first.checkpoint(runFingerprint: "test")
+            try Checkpoint.write(checkpoint, tensors: tensors, to: url)
+
+            let (loaded, values) = try Checkpoint.read(from: url)
+            let resumed = try Runner(configuration: configuration, method: MethodRegistry.make("joint", settings: MethodSettings()), engine: ComputeEngine(threads: 2))
+            try resumed.restore(loaded, tensors: values, runFingerprint: "test")
+            let records = try resumed.run()
+            #expect(records.map(\.parameterDigest) == unbroken.map(\.parameterDigest), "aanets \(aanets)")
+            #expect(records.map(\.predictionDigest) == unbroken.map(\.predictionDigest), "aanets \(aanets)")
+            #expect(throws: HarnessError.self) { try resumed.restore(loaded, tensors: values, runFingerprint: "other") }
+        }
+    }
+
+    @Test func corruptCheckpointsAreRejected() throws {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("cilbench-bad.ckpt")
+        try Data("CILCKPT1garbage".utf8).write(to: url)
+        #expect(throws: HarnessError.self) { try Checkpoint.read(from: url) }
+        try Data("hello".utf8).write(to: url)
+        #expect(throws: HarnessError.self) { try Checkpoint.read(from: url) }
     }
 }

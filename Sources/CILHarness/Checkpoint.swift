@@ -1,0 +1,117 @@
+import CILMethods
+import Foundation
+
+/// The state after a finished phase, enough to continue the run as if never stopped:
+/// every parameter and buffer by name (with its trainable flag), the head's shape, whether
+/// the backbone is dual-branch, the exemplar memory and the phase records. Random streams
+/// are keyed by (seed, phase, epoch, sample) and optimisers start afresh each phase, so no
+/// generator or optimiser state needs saving.
+public struct Checkpoint: Codable, Equatable {
+    public static let schemaVersion = 1
+    public var schemaVersion = Checkpoint.schemaVersion
+    /// Fingerprint of what the run depends on (protocol, method, seed); resuming refuses a
+    /// checkpoint of another run.
+    public var runFingerprint: String
+    public var finishedPhases: Int
+    public var head: HeadStructure
+    public var dualBranch: Bool
+    public var parameters: [SavedParameter]
+    public var memory: [[Int]]
+    public var records: [PhaseRecord]
+
+    public struct SavedParameter: Codable, Equatable {
+        public var name: String
+        public var shape: [Int]
+        public var layout: Layout
+        public var isTrainable: Bool
+        /// Byte offset of the float32 values in the file's payload.
+        public var offset: Int
+    }
+
+    static let magic = Array("CILCKPT1".utf8)
+
+    /// Writes `<path>` atomically: a temporary file, fsync, rename.
+    public static func write(_ checkpoint: Checkpoint, tensors: [Tensor], to url: URL) throws {
+        var header = checkpoint
+        var payload = Data()
+        for (i, t) in tensors.enumerated() {
+            header.parameters[i].offset = payload.count
+            let floats = t.converted(to: .float32)
+            floats.withUnsafeBufferPointer(as: Float.self) { payload.append(UnsafeBufferPointer(start: $0.baseAddress, count: $0.count)) }
+        }
+        let json = try JSONEncoder().encode(header)
+        var file = Data(magic)
+        withUnsafeBytes(of: UInt64(json.count).littleEndian) { file.append(contentsOf: $0) }
+        file.append(json)
+        file.append(payload)
+        try AtomicFile.write(file, to: url)
+    }
+
+    public static func read(from url: URL) throws -> (Checkpoint, [String: Tensor]) {
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch { throw HarnessError.unreadable(url.path, reason: error.localizedDescription) }
+        guard data.count >= 16, Array(data.prefix(8)) == magic else { throw HarnessError.corrupt(url.path, reason: "not a cilbench checkpoint") }
+        let length = data[8..<16].withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }.littleEndian
+        guard 16 + Int(length) <= data.count else { throw HarnessError.corrupt(url.path, reason: "truncated header") }
+        let checkpoint: Checkpoint
+        do { checkpoint = try JSONDecoder().decode(Checkpoint.self, from: data[16..<(16 + Int(length))]) } catch {
+            throw HarnessError.corrupt(url.path, reason: "unreadable header (\(error))")
+        }
+        guard checkpoint.schemaVersion == schemaVersion else {
+            throw HarnessError.corrupt(url.path, reason: "schema version \(checkpoint.schemaVersion), this build reads \(schemaVersion)")
+        }
+        let payload = data[(16 + Int(length))...]
+        var tensors: [String: Tensor] = [:]
+        for p in checkpoint.parameters {
+            let count = p.shape.reduce(1, *)
+            let start = payload.startIndex + p.offset, end = start + count * 4
+            guard p.offset >= 0, end <= payload.endIndex else { throw HarnessError.corrupt(url.path, reason: "truncated values of \(p.name)") }
+            let floats = payload[start..<end].withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+            tensors[p.name] = Tensor(shape: p.shape, scalars: floats, layout: p.layout)
+        }
+        return (checkpoint, tensors)
+    }
+}
+
+/// Write-then-rename, so a killed process never leaves a file that looks complete.
+public enum AtomicFile {
+    public static func write(_ data: Data, to url: URL) throws {
+        let folder = url.deletingLastPathComponent()
+        do { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) } catch {
+            throw HarnessError.unwritable(folder.path, reason: error.localizedDescription)
+        }
+        let temporary = folder.appendingPathComponent(".\(url.lastPathComponent).partial-\(getpid())")
+        guard FileManager.default.createFile(atPath: temporary.path, contents: nil) else {
+            throw HarnessError.unwritable(temporary.path, reason: "cannot create file")
+        }
+        do {
+            let handle = try FileHandle(forWritingTo: temporary)
+            try handle.write(contentsOf: data)
+            try handle.synchronize()
+            try handle.close()
+            if rename(temporary.path, url.path) != 0 { throw HarnessError.unwritable(url.path, reason: String(cString: strerror(errno))) }
+        } catch let error as HarnessError {
+            try? FileManager.default.removeItem(at: temporary)
+            throw error
+        } catch {
+            try? FileManager.default.removeItem(at: temporary)
+            throw HarnessError.unwritable(url.path, reason: error.localizedDescription)
+        }
+    }
+}
+
+public enum HarnessError: Error, CustomStringConvertible, Equatable {
+    case unreadable(String, reason: String)
+    case unwritable(String, reason: String)
+    case corrupt(String, reason: String)
+    case mismatch(String)
+
+    public var description: String {
+        switch self {
+        case .unreadable(let path, let reason): "\(path): cannot read: \(reason)"
+        case .unwritable(let path, let reason): "\(path): cannot write: \(reason)"
+        case .corrupt(let path, let reason): "\(path): \(reason)"
+        case .mismatch(let what): what
+        }
+    }
+}
