@@ -56,8 +56,16 @@ public enum ResNetArchitecture: String, Sendable, Codable, CaseIterable {
     case resnet32
     /// LUCIR/AANets ImageNet ResNet-18: 7×7/2 stem + 3×3/2 max-pool, 4 stages × 2 blocks, 512-d.
     case resnet18
+    /// PODNet's CIFAR "rebuffi" ResNet-32: option-A shortcuts, no ReLU after any residual
+    /// sum, zero-initialised residual branches, a 4th stage of one 64-channel block; 4 levels.
+    case podnetResNet32
 
-    public var featureDimension: Int { self == .resnet32 ? 64 : 512 }
+    public var featureDimension: Int {
+        switch self {
+        case .resnet32, .podnetResNet32: return 64
+        case .resnet18: return 512
+        }
+    }
 }
 
 /// Per-stage feature maps (one per level) and the pooled feature of one forward pass.
@@ -118,6 +126,8 @@ public final class ResNet: Backbone {
                 inChannels = width
                 levels.append(Sequential((s == 0 ? stem : []) + blocks))
             }
+        case .podnetResNet32:
+            levels = Self.podnetCIFARLevels(inputChannels: inputChannels, seed: seed)
         }
         self.init(architecture: architecture, levels: levels)
     }
