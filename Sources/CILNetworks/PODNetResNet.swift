@@ -1,9 +1,11 @@
-/// PODNet's CIFAR ResNet-32 ("rebuffi", the iCaRL port; aanets-protocol.md §3.3). It
-/// differs from the LUCIR/AANets ResNet-32 in three ways that change what a method
-/// distils: the down-sampling shortcut has no parameters (option A), no residual addition
-/// is followed by a ReLU (so every stage map and the pooled feature are pre-ReLU), and a
-/// fourth "stage" of one extra 64-channel block follows stage 3. Each residual branch
-/// starts as zero (last BN γ = 0), so the network starts as stem + identities.
+/// PODNet's backbones (aanets-protocol.md §3.3), used by PODNet and POD-AANets.
+///
+/// The CIFAR ResNet-32 ("rebuffi", the iCaRL port) differs from the LUCIR/AANets ResNet-32
+/// in three ways that change what a method distils: the down-sampling shortcut has no
+/// parameters (option A), no residual addition is followed by a ReLU (so every stage map
+/// and the pooled feature are pre-ReLU), and a fourth "stage" of one extra 64-channel
+/// block follows stage 3. In both backbones each residual branch starts as zero (last BN
+/// γ = 0), so a fresh network is its stem followed by identities and shortcuts.
 
 /// conv3×3 → BN → ReLU → conv3×3 → BN (γ = 0) → + shortcut, with no ReLU after the sum.
 /// The shortcut is the identity, or, when the block halves the resolution and widens,
@@ -65,6 +67,43 @@ extension ResNet {
                                   stride: b == 0 && stage.downsamples ? 2 : 1, seed: seed)
             }
             inChannels = stage.width
+            return Sequential((s == 0 ? stem : []) + blocks)
+        }
+    }
+}
+
+extension ResNet {
+    /// PODNet's ImageNet ResNet-18 (§3.3): torchvision's layout at width 64 with three
+    /// changes. The stem is a 3×3 stride-1 convolution (then BN, ReLU and the 3×3/2
+    /// max-pool), so every later map is twice as large as in the standard ResNet-18 (about
+    /// 3.8× its cost). Within each stage only the first block ends with a ReLU; the second
+    /// does not, and nothing is applied between stages, so all four stage maps (PODNet's
+    /// attention maps, POD-AANets' levels) and the pooled feature are pre-ReLU. Every
+    /// residual branch's last BN starts at γ = 0; down-sampling shortcuts are 1×1 conv + BN.
+    static func podnetImageNetLevels(inputChannels: Int, seed: UInt64) -> [Sequential] {
+        let stem: [any Module] = [
+            Conv2D(name: "stem.conv", inChannels: inputChannels, outChannels: 64, kernel: 3, stride: 1, padding: 1, seed: seed),
+            BatchNorm(name: "stem.bn", channels: 64, fusedReLU: true),
+            MaxPool(kernel: 3, stride: 2, padding: 1),
+        ]
+        var inChannels = 64
+        return [64, 128, 256, 512].enumerated().map { s, width in
+            let blocks: [any Module] = (0..<2).map { b in
+                let name = "layer\(s + 1).block\(b)"
+                let blockIn = b == 0 ? inChannels : width, stride = b == 0 && s > 0 ? 2 : 1
+                let projects = stride != 1 || blockIn != width
+                return BasicBlock(
+                    conv1: Conv2D(name: name + ".conv1", inChannels: blockIn, outChannels: width, kernel: 3, stride: stride, padding: 1, seed: seed),
+                    bn1: BatchNorm(name: name + ".bn1", channels: width, fusedReLU: true),
+                    conv2: Conv2D(name: name + ".conv2", inChannels: width, outChannels: width, kernel: 3, stride: 1, padding: 1, seed: seed),
+                    bn2: BatchNorm(name: name + ".bn2", channels: width, fusedReLU: false, gammaInit: 0),
+                    shortcut: projects
+                        ? (Conv2D(name: name + ".downsample.conv", inChannels: blockIn, outChannels: width, kernel: 1, stride: stride, padding: 0, seed: seed),
+                           BatchNorm(name: name + ".downsample.bn", channels: width, fusedReLU: false))
+                        : nil,
+                    finalReLU: b == 0)
+            }
+            inChannels = width
             return Sequential((s == 0 ? stem : []) + blocks)
         }
     }

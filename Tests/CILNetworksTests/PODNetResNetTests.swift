@@ -10,10 +10,10 @@ import Testing
 
     /// Gives every zero-initialised residual γ a random value: with γ = 0 everything inside
     /// a residual branch gets an exactly zero gradient, which any check would pass.
-    static func wakeResidualBranches(_ net: ResNet, seed: UInt64) {
+    static func wakeResidualBranches(_ net: ResNet, seed: UInt64, range: ClosedRange<Double> = 0.5...1.5) {
         var stream = RandomStream(seed: seed, purpose: "test.residual_gamma")
         for p in net.parameters where p.name.hasSuffix(".bn2.gamma") {
-            for i in 0..<p.value.count { perturb(p, i, by: 0.5 + stream.nextDouble()) }
+            for i in 0..<p.value.count { perturb(p, i, by: range.lowerBound + (range.upperBound - range.lowerBound) * stream.nextDouble()) }
         }
     }
 
@@ -88,5 +88,46 @@ import Testing
         let g = Graph(engine: engine, recordsGradients: false)
         let f = try dual.features(g, g.constant(randomTensor([2, 16, 16, 3], seed: 3, layout: .nhwc)), mode: .evaluation)
         #expect(f.stages.map { g[$0].shape } == [[2, 16, 16, 16], [2, 8, 8, 32], [2, 4, 4, 64], [2, 4, 4, 64]])
+    }
+}
+
+/// PODNet's ImageNet ResNet-18 (§3.3): 3×3 stride-1 stem, γ = 0 residual branches, a ReLU
+/// only after the first block of each stage.
+@Suite(.serialized) struct PODNetResNet18Tests {
+    @Test func parameterCountFromTheStructure() throws {
+        // stem:   3·64·9 + 2·64                                                        =      1,856
+        // layer1: 2 × (2·64·64·9 + 4·64)                                               =    147,968
+        // layer2: (64·128·9 + 128·128·9 + 4·128 + 64·128 + 2·128) + (2·128·128·9 + 4·128) =    525,568
+        // layer3: (128·256·9 + 256·256·9 + 4·256 + 128·256 + 2·256) + (2·256·256·9 + 4·256) =  2,099,712
+        // layer4: (256·512·9 + 512·512·9 + 4·512 + 256·512 + 2·512) + (2·512·512·9 + 4·512) =  8,393,728
+        // total = torchvision's 11,176,512 − (7·7 − 3·3)·3·64 for the smaller stem       = 11,168,832
+        let net = ResNet(.podnetResNet18, seed: 0)
+        #expect(PODNetResNetTests.learnableCount(net.parameters) == 11_168_832)
+        let zero = net.parameters.filter { $0.name.hasSuffix(".gamma") && $0.value.doubles.allSatisfy { $0 == 0 } }.map(\.name)
+        #expect(zero.count == 8 && zero.allSatisfy { $0.hasSuffix(".bn2.gamma") })
+        #expect(net.levels.compactMap { $0.modules.last as? BasicBlock }.allSatisfy { !$0.finalReLU })
+        #expect(net.levels.compactMap { $0.modules.dropLast().last as? BasicBlock }.allSatisfy { $0.finalReLU })
+        #expect(AANetsBackbone(phaseZero: net).alphas.count == 4)
+    }
+
+    @Test func stageShapesAndPreReLUOutputs() throws {
+        let engine = try ComputeEngine(threads: 2)
+        let g = Graph(engine: engine, recordsGradients: false)
+        let net = ResNet(.podnetResNet18, seed: 1)
+        PODNetResNetTests.wakeResidualBranches(net, seed: 1)
+        let f = try net.features(g, g.constant(randomTensor([2, 32, 32, 3], seed: 4, dtype: .float32, layout: .nhwc)), mode: .training)
+        // The stride-1 stem keeps 32×32; the max-pool halves it once.
+        #expect(f.stages.map { g[$0].shape } == [[2, 16, 16, 64], [2, 8, 8, 128], [2, 4, 4, 256], [2, 2, 2, 512]])
+        for stage in f.stages { #expect(g[stage].floats.contains { $0 < 0 }) }
+        #expect(g[f.pooled].shape == [2, 512])
+    }
+
+    @Test func wholeNetworkMatchesFiniteDifferences() throws {
+        let net = ResNet(.podnetResNet18, seed: 9)
+        // Small residual γ keep the 512-d features, and so the loss, near 1: the kink
+        // detector compares difference quotients whose rounding error grows with the loss.
+        PODNetResNetTests.wakeResidualBranches(net, seed: 9, range: 0.05...0.2)
+        try NetworkGradientTests.check(Network(backbone: net, head: CosineLinearHead(featureDimension: 512, classes: 5, seed: 9)),
+                                       label: "PODNet ResNet-18", coordinates: 12)
     }
 }
