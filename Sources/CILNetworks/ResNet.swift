@@ -56,8 +56,19 @@ public enum ResNetArchitecture: String, Sendable, Codable, CaseIterable {
     case resnet32
     /// LUCIR/AANets ImageNet ResNet-18: 7×7/2 stem + 3×3/2 max-pool, 4 stages × 2 blocks, 512-d.
     case resnet18
+    /// PODNet's CIFAR "rebuffi" ResNet-32: option-A shortcuts, no ReLU after any residual
+    /// sum, zero-initialised residual branches, a 4th stage of one 64-channel block; 4 levels.
+    case podnetResNet32
+    /// PODNet's ImageNet ResNet-18: 3×3 stride-1 stem + max-pool, zero-initialised residual
+    /// branches, a ReLU after the first block of each stage only; 4 levels, 512-d.
+    case podnetResNet18
 
-    public var featureDimension: Int { self == .resnet32 ? 64 : 512 }
+    public var featureDimension: Int {
+        switch self {
+        case .resnet32, .podnetResNet32: return 64
+        case .resnet18, .podnetResNet18: return 512
+        }
+    }
 }
 
 /// Per-stage feature maps (one per level) and the pooled feature of one forward pass.
@@ -120,6 +131,10 @@ public final class ResNet: Backbone {
                 inChannels = width
                 levels.append(Sequential((s == 0 ? stem : []) + blocks))
             }
+        case .podnetResNet32:
+            levels = Self.podnetCIFARLevels(inputChannels: inputChannels, seed: seed)
+        case .podnetResNet18:
+            levels = Self.podnetImageNetLevels(inputChannels: inputChannels, seed: seed)
         }
         self.init(architecture: architecture, levels: levels)
     }

@@ -231,11 +231,3 @@ private let comparisonShapes: [[Int]] = [
         #expect(counter.kinds == ["batchNormReLUTraining", "batchNormReLUTrainingBackward", "batchNormInference"])
     }
 }
-
-@Test(.enabled(if: ProcessInfo.processInfo.environment["CIL_BENCH"] != nil))
-func normalizationBenchmark() throws {
-    let engine = try ComputeEngine(threads: 2)
-    for (name, ms) in try engine.benchmarkNormalizationKernels() {
-        print(name.padding(toLength: 76, withPad: " ", startingAt: 0) + String(format: "%8.3f ms", ms))
-    }
-}

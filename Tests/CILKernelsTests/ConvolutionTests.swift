@@ -236,18 +236,4 @@ private func randomCases(_ count: Int) -> [Case] {
             #expect(recorder.records[0].shapes == [x.shape, w.shape, y.shape])
         }
     }
-
-    /// Per-layer GFLOP/s of the ResNet-32 convolutions at batch 128. Timing-only; opt in with
-    /// CIL_BENCH=1 so that it does not share the cores with the other tests.
-    @Test(.enabled(if: ProcessInfo.processInfo.environment["CIL_BENCH"] == "1"))
-    func benchmarkResNet32Layers() throws {
-        let engine = try ComputeEngine(threads: 2)
-        let rows = try engine.benchmarkConvolutionLayers(batch: 128)
-        print("layer                      fwd GFLOP/s  bwd-data GFLOP/s  bwd-weights GFLOP/s")
-        for row in rows {
-            print(row.name.padding(toLength: 26, withPad: " ", startingAt: 0)
-                  + String(format: " %11.0f  %16.0f  %19.0f", row.forwardGFLOPS, row.backwardDataGFLOPS, row.backwardWeightsGFLOPS))
-        }
-        #expect(rows.count == 8)
-    }
 }

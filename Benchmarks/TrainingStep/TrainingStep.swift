@@ -1,0 +1,141 @@
+// The cases of `cilbench bench` for ordo-one/benchmark: whole training steps at batch 128
+// (TrainingStepCase), then the kernels that dominate them, per ResNet-32 layer shape.
+// Networks, tensors and oneDNN primitives are built in each benchmark's setup hook, so
+// the timed iterations see what a training loop sees after its first batch.
+import Benchmark
+import CILKernels
+import CILNetworks
+import Foundation
+
+/// What a benchmark's setup hook builds and its iterations use.
+final class Prepared<Value> {
+    var value: Value?
+}
+
+/// oneDNN and OpenBLAS threads; 2 matches the PyTorch anchor (OMP_NUM_THREADS=2).
+private func engineThreads() -> Int {
+    ProcessInfo.processInfo.environment["CILBENCH_THREADS"].flatMap(Int.init) ?? 2
+}
+
+let benchmarks: @Sendable () -> Void = {
+    let batch = 128
+    let imagesPerSecond = BenchmarkMetric.custom("images/s", polarity: .prefersLarger, useScalingFactor: false)
+    let gflops = BenchmarkMetric.custom("GFLOP/s", polarity: .prefersLarger, useScalingFactor: false)
+
+    // A training step takes 0.1-1 s: a handful of iterations gives a stable median.
+    let stepConfiguration = { (setup: @escaping () async throws -> Void, teardown: @escaping () async throws -> Void) in
+        Benchmark.Configuration(metrics: [.wallClock, .throughput, .peakMemoryResident, imagesPerSecond], timeUnits: .milliseconds,
+                                warmupIterations: 2, maxDuration: .seconds(10), maxIterations: 20, setup: setup, teardown: teardown)
+    }
+    for kind in TrainingStepCase.allCases {
+        let workload = Prepared<TrainingStepWorkload>()
+        Benchmark("step \(kind.rawValue)", configuration: stepConfiguration({
+            workload.value = TrainingStepWorkload(kind, engine: try ComputeEngine(threads: engineThreads()), batch: batch)
+        }, { workload.value = nil })) { benchmark in
+            guard let steps = workload.value else { return benchmark.error("setup did not run") }
+            for _ in benchmark.scaledIterations {
+                let start = DispatchTime.now().uptimeNanoseconds
+                try steps.step()
+                let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+                benchmark.measurement(imagesPerSecond, Int((Double(batch) / seconds).rounded()))
+            }
+        }
+    }
+
+    let kernelConfiguration = { (metrics: [BenchmarkMetric], setup: @escaping () async throws -> Void, teardown: @escaping () async throws -> Void) in
+        Benchmark.Configuration(metrics: metrics, timeUnits: .microseconds, warmupIterations: 3,
+                                maxDuration: .seconds(1), maxIterations: 200, setup: setup, teardown: teardown)
+    }
+
+    // Every distinct convolution shape of ResNet-32 (CIFAR) at batch 128, in its three directions.
+    let convolutions: [(name: String, size: Int, cin: Int, cout: Int, kernel: Int, stride: Int)] = [
+        ("stem 3->16 @32", 32, 3, 16, 3, 1),
+        ("s1 16->16 @32", 32, 16, 16, 3, 1),
+        ("s2a 16->32 s2 @32", 32, 16, 32, 3, 2),
+        ("s2 32->32 @16", 16, 32, 32, 3, 1),
+        ("s3a 32->64 s2 @16", 16, 32, 64, 3, 2),
+        ("s3 64->64 @8", 8, 64, 64, 3, 1),
+        ("sc2 1x1 16->32 s2", 32, 16, 32, 1, 2),
+        ("sc3 1x1 32->64 s2", 16, 32, 64, 1, 2),
+    ]
+    struct ConvolutionInputs {
+        let engine: ComputeEngine
+        let x: Tensor, w: Tensor, dy: Tensor
+        let geometry: Conv2DGeometry
+    }
+    for (k, layer) in convolutions.enumerated() {
+        let padding = layer.kernel / 2
+        let inputs = Prepared<ConvolutionInputs>()
+        let setup = {
+            let x = randomTensor([batch, layer.size, layer.size, layer.cin], seed: UInt64(3 * k), layout: .nhwc)
+            let w = randomTensor([layer.cout, layer.cin, layer.kernel, layer.kernel], seed: UInt64(3 * k + 1), layout: .oihw)
+            let geometry = Conv2DGeometry(input: x.shape, weight: w.shape, stride: layer.stride, padding: padding)
+            inputs.value = ConvolutionInputs(engine: try ComputeEngine(threads: engineThreads()), x: x, w: w,
+                                             dy: randomTensor(geometry.outputShape, seed: UInt64(3 * k + 2), layout: .nhwc), geometry: geometry)
+        }
+        let directions: [(String, (ConvolutionInputs) throws -> Void)] = [
+            ("forward", { _ = try $0.engine.conv2dForward($0.x, weight: $0.w, stride: layer.stride, padding: padding) }),
+            ("backward-data", { _ = try $0.engine.conv2dBackwardData($0.dy, weight: $0.w, geometry: $0.geometry) }),
+            ("backward-weights", { _ = try $0.engine.conv2dBackwardWeights($0.dy, input: $0.x, geometry: $0.geometry) }),
+        ]
+        for (direction, run) in directions {
+            Benchmark("conv \(layer.name) \(direction)",
+                      configuration: kernelConfiguration([.wallClock, .throughput, gflops], setup, { inputs.value = nil })) { benchmark in
+                guard let prepared = inputs.value else { return benchmark.error("setup did not run") }
+                for _ in benchmark.scaledIterations {
+                    let start = DispatchTime.now().uptimeNanoseconds
+                    try run(prepared)
+                    let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+                    benchmark.measurement(gflops, Int((prepared.geometry.flopsForward / 1e9 / seconds).rounded()))
+                }
+            }
+        }
+    }
+
+    // Batch norm (with and without the fused ReLU) and the residual join at the three
+    // ResNet-32 stage shapes: together the non-convolution half of a training step.
+    struct NormalizationInputs {
+        let engine: ComputeEngine
+        let x: Tensor, dy: Tensor, other: Tensor, gamma: Tensor, beta: Tensor
+        let reluOutput: Tensor, statistics: BatchNormStatistics
+    }
+    let stages: [(name: String, shape: [Int])] = [
+        ("s1 128x32x32x16", [batch, 32, 32, 16]), ("s2 128x16x16x32", [batch, 16, 16, 32]), ("s3 128x8x8x64", [batch, 8, 8, 64]),
+    ]
+    for (k, stage) in stages.enumerated() {
+        let inputs = Prepared<NormalizationInputs>()
+        let setup = {
+            let engine = try ComputeEngine(threads: engineThreads())
+            let c = stage.shape[3]
+            let x = randomTensor(stage.shape, seed: UInt64(100 + 3 * k), layout: .nhwc)
+            let gamma = Tensor(filled: 1.1, shape: [c]), beta = Tensor(filled: 0.1, shape: [c])
+            let (y, statistics) = try engine.batchNormReLUTraining(x, gamma: gamma, beta: beta)
+            inputs.value = NormalizationInputs(engine: engine, x: x, dy: randomTensor(stage.shape, seed: UInt64(101 + 3 * k), layout: .nhwc),
+                                               other: randomTensor(stage.shape, seed: UInt64(102 + 3 * k), layout: .nhwc),
+                                               gamma: gamma, beta: beta, reluOutput: y, statistics: statistics)
+        }
+        let kernels: [(String, (NormalizationInputs) throws -> Void)] = [
+            ("BN+ReLU train forward", { _ = try $0.engine.batchNormReLUTraining($0.x, gamma: $0.gamma, beta: $0.beta) }),
+            ("BN+ReLU train backward", {
+                _ = try $0.engine.batchNormReLUTrainingBackward($0.dy, input: $0.x, output: $0.reluOutput, gamma: $0.gamma, statistics: $0.statistics)
+            }),
+            ("BN train forward", { _ = try $0.engine.batchNormTraining($0.x, gamma: $0.gamma, beta: $0.beta) }),
+            ("BN train backward", { _ = try $0.engine.batchNormTrainingBackward($0.dy, input: $0.x, gamma: $0.gamma, statistics: $0.statistics) }),
+            ("add+ReLU", { _ = $0.engine.addReLU($0.x, $0.other) }),
+            ("ReLU backward", { _ = $0.engine.reluBackward($0.dy, output: $0.reluOutput) }),
+        ]
+        for (name, run) in kernels {
+            Benchmark("norm \(stage.name) \(name)",
+                      configuration: kernelConfiguration([.wallClock, .throughput], setup, { inputs.value = nil })) { benchmark in
+                guard let prepared = inputs.value else { return benchmark.error("setup did not run") }
+                for _ in benchmark.scaledIterations { try run(prepared) }
+            }
+        }
+    }
+}
+
+/// Uniform values in [-1, 1) from a seeded stream, float32.
+private func randomTensor(_ shape: [Int], seed: UInt64, layout: Layout) -> Tensor {
+    var stream = RandomStream(seed: seed, purpose: "benchmarks.inputs")
+    return Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in stream.nextFloat() * 2 - 1 }, layout: layout)
+}
