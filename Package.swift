@@ -13,6 +13,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
         // System libraries from Debian: libopenblas-dev, libdnnl-dev, libzstd-dev.
@@ -30,16 +31,22 @@ let package = Package(
         .target(name: "CILNetworks", dependencies: ["CILKernels"]),
         // Dataset readers, class orders, augmentation, loaders.
         .target(name: "CILData", dependencies: ["CILKernels", "CJPEG", "CZlib"]),
+        // Protocol files, metrics, result bundles, tables and diffs.
+        .target(name: "CILHarness", dependencies: [
+            "CILKernels", "CILNetworks", "CILData", "CZstd",
+            .product(name: "Yams", package: "Yams"),
+        ]),
         .executableTarget(
             name: "cilbench",
             dependencies: [
-                "CILKernels", "CILNetworks", "CILData",
+                "CILKernels", "CILNetworks", "CILData", "CILHarness",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "CILKernelsTests", dependencies: ["CILKernels"]),
         .testTarget(name: "CILNetworksTests", dependencies: ["CILNetworks"]),
         .testTarget(name: "CILDataTests", dependencies: ["CILData"]),
+        .testTarget(name: "CILHarnessTests", dependencies: ["CILHarness", "CILData"]),
     ],
     swiftLanguageModes: [.v6]
 )
