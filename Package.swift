@@ -14,6 +14,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
         // System libraries from Debian: libopenblas-dev, libdnnl-dev, libzstd-dev.
@@ -33,8 +34,11 @@ let package = Package(
         .target(name: "CILData", dependencies: ["CILKernels", "CJPEG", "CZlib"]),
         // The method plug-in contract, shared machinery (herding, memory) and built-in methods.
         .target(name: "CILMethods", dependencies: ["CILNetworks"]),
-        // Protocols, the phase runner, evaluation, metrics, bundles, reports.
-        .target(name: "CILHarness", dependencies: ["CILKernels", "CILNetworks", "CILData", "CILMethods"]),
+        // Protocol files, the phase runner, evaluation, metrics, checkpoints, bundles, reports.
+        .target(name: "CILHarness", dependencies: [
+            "CILKernels", "CILNetworks", "CILData", "CILMethods", "CZstd",
+            .product(name: "Yams", package: "Yams"),
+        ]),
         .executableTarget(
             name: "cilbench",
             dependencies: [
@@ -46,7 +50,7 @@ let package = Package(
         .testTarget(name: "CILNetworksTests", dependencies: ["CILNetworks"]),
         .testTarget(name: "CILDataTests", dependencies: ["CILData"]),
         .testTarget(name: "CILMethodsTests", dependencies: ["CILMethods"]),
-        .testTarget(name: "CILHarnessTests", dependencies: ["CILHarness"]),
+        .testTarget(name: "CILHarnessTests", dependencies: ["CILHarness", "CILData", "CILMethods"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,5 +1,5 @@
 /// How many exemplars the memory keeps (aanets-protocol.md §2.4).
-public enum MemoryPolicy: Sendable, Equatable, Codable {
+public enum MemoryPolicy: Sendable, Hashable, Codable {
     /// m exemplars for every seen class; memory grows with the classes (LUCIR, PODNet,
     /// the AANets paper setting).
     case perClass(Int)
