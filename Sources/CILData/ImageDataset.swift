@@ -91,3 +91,20 @@ extension ImageDataset: ImageSource {
         }
     }
 }
+
+extension ImageDataset {
+    /// The first `perClass` images of every class, in file order (reduced protocols).
+    public func firstImages(perClass: Int) throws -> ImageDataset {
+        var taken = [Int](repeating: 0, count: classNames.count)
+        var keep: [Int] = []
+        for (i, label) in labels.enumerated() where taken[label] < perClass {
+            taken[label] += 1
+            keep.append(i)
+        }
+        var subset: [UInt8] = []
+        subset.reserveCapacity(keep.count * imageBytes)
+        for i in keep { subset += image(i) }
+        return try ImageDataset(name: name, height: height, width: width, channels: channels, pixels: subset,
+                                labels: keep.map { labels[$0] }, classNames: classNames)
+    }
+}

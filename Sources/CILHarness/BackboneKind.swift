@@ -12,12 +12,13 @@ public enum BackboneKind: String, Sendable, Hashable, CaseIterable {
     /// PODNet's ImageNet ResNet-18 with a 3×3 stride-1 stem (§3.3, G10).
     case podnetResNet18 = "podnet-resnet18"
 
-    /// The engine's architecture for this backbone; nil while CILNetworks lacks it.
-    public var architecture: ResNetArchitecture? {
+    /// The engine's architecture for this backbone.
+    public var architecture: ResNetArchitecture {
         switch self {
         case .resnet32: return .resnet32
         case .resnet18: return .resnet18
-        case .podnetResNet32, .podnetResNet18: return nil
+        case .podnetResNet32: return .podnetResNet32
+        case .podnetResNet18: return .podnetResNet18
         }
     }
 }

@@ -5,8 +5,10 @@ import CILMethods
 /// optimisation and the AANets switch. Protocol files resolve into this; the runner reads
 /// nothing else.
 public struct RunConfiguration {
-    public var train: ImageDataset
-    public var test: ImageDataset
+    public var train: any ImageSource
+    public var test: any ImageSource
+    /// Channels of the images the network sees (3 for RGB; Fashion-MNIST is padded to 3).
+    public var inputChannels: Int
     public var classOrder: ClassOrder
     public var schedule: PhaseSchedule
     public var memory: MemoryPolicy
@@ -21,12 +23,13 @@ public struct RunConfiguration {
     public var threads: Int
     public var evaluationBatchSize: Int
 
-    public init(train: ImageDataset, test: ImageDataset, classOrder: ClassOrder, schedule: PhaseSchedule, memory: MemoryPolicy,
+    public init(train: any ImageSource, test: any ImageSource, inputChannels: Int = 3, classOrder: ClassOrder, schedule: PhaseSchedule, memory: MemoryPolicy,
                 backbone: ResNetArchitecture, trainPreprocessing: Preprocessing, testPreprocessing: Preprocessing,
                 optimization: Optimization, baseOptimization: Optimization? = nil, aanets: AANetsSettings? = nil,
                 seed: UInt64, threads: Int = 2, evaluationBatchSize: Int = 256) {
         self.train = train
         self.test = test
+        self.inputChannels = inputChannels
         self.classOrder = classOrder
         self.schedule = schedule
         self.memory = memory

@@ -96,7 +96,7 @@ public final class Runner {
                 network.backbone = AANetsBackbone(phaseZero: plain, initialAlpha: aanets.initialAlpha)
             }
         } else {
-            let backbone = ResNet(configuration.backbone, inputChannels: configuration.train.channels, seed: configuration.seed)
+            let backbone = ResNet(configuration.backbone, inputChannels: configuration.inputChannels, seed: configuration.seed)
             network = Network(backbone: backbone, head: method.makeHead(featureDimension: backbone.featureDimension, classes: newPositions.count, seed: configuration.seed))
             self.network = network
         }

@@ -20,7 +20,7 @@ extension Runner {
         guard checkpoint.runFingerprint == runFingerprint else {
             throw HarnessError.mismatch("checkpoint belongs to another run (fingerprint \(checkpoint.runFingerprint), this run \(runFingerprint))")
         }
-        let plain = ResNet(configuration.backbone, inputChannels: configuration.train.channels, seed: configuration.seed)
+        let plain = ResNet(configuration.backbone, inputChannels: configuration.inputChannels, seed: configuration.seed)
         let backbone: any Backbone = checkpoint.dualBranch
             ? AANetsBackbone(phaseZero: plain, initialAlpha: configuration.aanets?.initialAlpha ?? 0.5) : plain
         let rebuilt = Network(backbone: backbone, head: checkpoint.head.makeHead())

@@ -1,0 +1,122 @@
+import CILData
+import CILMethods
+import Foundation
+
+/// A protocol, a method (with or without the AANets switch) and a seed, resolved into what
+/// the runner needs: loaded datasets, the method plug-in and every setting.
+public struct RunPlan {
+    public let protocolFile: CILProtocol
+    public let methodName: String
+    public let aanets: Bool
+    public let seed: UInt64
+    public let configuration: RunConfiguration
+    public let method: any IncrementalMethod
+    /// SHA-256 over the images and labels actually used, so two runs on different copies of
+    /// a dataset are told apart.
+    public let datasetDigest: String
+
+    /// Name of the run's folder: the method, with `+aanets` when the switch is on.
+    public var variantName: String { aanets ? "\(methodName)+aanets" : methodName }
+
+    /// What makes two runs the same run: protocol fingerprint, method, its settings, switch
+    /// and seed. Checkpoints and phase caches are keyed by it.
+    public var runFingerprint: String {
+        let settings = method.resolvedSettings.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+        let text = "\(protocolFile.fingerprint)|\(variantName)|\(settings)|seed=\(seed)"
+        return SHA256.hex(of: Array(text.utf8))
+    }
+
+    public init(protocol file: CILProtocol, method methodName: String, aanets: Bool, seed: UInt64, dataRoot: String?, threads: Int) throws {
+        protocolFile = file
+        self.methodName = methodName
+        self.aanets = aanets
+        self.seed = seed
+        let block = file.settings(forMethod: methodName)
+        var values: [String: String] = [:]
+        for (key, value) in block.hyperParameters { values[key] = value.plainText }
+        method = try MethodRegistry.make(methodName, settings: MethodSettings(values))
+
+        let (train, test, channels) = try Self.loadData(file.dataset, totalClasses: file.totalClasses, dataRoot: dataRoot)
+        datasetDigest = Self.digest(train, test)
+        let training = block.training
+        let schedule = training.schedule
+        func optimization(phase: Int) -> Optimization {
+            Optimization(epochs: training.epochs(phase: phase), batchSize: training.batchSize, learningRate: training.learningRate(phase: phase),
+                         momentum: training.momentum, weightDecay: training.weightDecay,
+                         schedule: schedule.learningRateSchedule(epochs: training.epochs(phase: phase)), steppedAtEpochStart: schedule.stepsAtEpochStart)
+        }
+        var aanetsSettings: AANetsSettings?
+        if aanets {
+            let plug = file.methods["aanets"]?.hyperParameters ?? [:]
+            func number(_ key: String, _ fallback: Double) -> Double { plug[key]?.doubleValue ?? fallback }
+            aanetsSettings = AANetsSettings(
+                initialAlpha: number("alpha_init", 0.5), alphaLearningRate: number("alpha_lr", 1e-8),
+                alphaMomentum: number("alpha_momentum", 0.9), alphaWeightDecay: number("alpha_weight_decay", 5e-4),
+                alphaSchedule: schedule.learningRateSchedule(epochs: training.incrementalEpochs),
+                balancedPerClass: file.memory.exemplarsPerClass(seenClasses: file.totalClasses),
+                balancedBatchSize: Int(number("alpha_batch_size", Double(training.testBatchSize))))
+        }
+        let imageSize = file.dataset.kind == .fashionMNIST ? 32 : (file.dataset.imageSize ?? 32)
+        configuration = RunConfiguration(
+            train: train, test: test, inputChannels: channels, classOrder: file.classOrder, schedule: file.phases, memory: file.memory,
+            backbone: block.backbone.architecture,
+            trainPreprocessing: try block.preprocessing.preprocessing(train: true, imageSize: imageSize),
+            testPreprocessing: try block.preprocessing.preprocessing(train: false, imageSize: imageSize),
+            optimization: optimization(phase: 1), baseOptimization: optimization(phase: 0), aanets: aanetsSettings,
+            seed: seed, threads: threads, evaluationBatchSize: training.testBatchSize)
+    }
+
+    /// Reads the protocol's dataset from `dataRoot` (or the Debian path for Fashion-MNIST),
+    /// keeping the first n images per class when the protocol asks for fewer.
+    static func loadData(_ spec: DatasetSpec, totalClasses: Int, dataRoot: String?) throws -> (any ImageSource, any ImageSource, Int) {
+        func limit(_ data: ImageDataset, _ perClass: Int?) throws -> ImageDataset {
+            guard let perClass else { return data }
+            return try data.firstImages(perClass: perClass)
+        }
+        switch spec.kind {
+        case .synthetic:
+            let size = spec.imageSize ?? 32, seed = UInt64(spec.syntheticSeed ?? 0)
+            let train = try SyntheticImages.dataset(classCount: totalClasses, perClass: spec.trainImagesPerClass ?? 50, height: size, width: size, seed: seed, split: "train")
+            let test = try SyntheticImages.dataset(classCount: totalClasses, perClass: spec.testImagesPerClass ?? 10, height: size, width: size, seed: seed &+ 1, split: "test")
+            return (train, test, 3)
+        case .fashionMNIST:
+            let root = dataRoot ?? FashionMNIST.debianRoot
+            let train = try limit(FashionMNIST.read(root: root, split: .train), spec.trainImagesPerClass).padded(to: 32, channels: 3)
+            let test = try limit(FashionMNIST.read(root: root, split: .test), spec.testImagesPerClass).padded(to: 32, channels: 3)
+            return (train, test, 3)
+        case .cifar100:
+            guard let root = dataRoot else { throw HarnessError.mismatch("CIFAR-100 needs --data-root (a folder holding cifar-100-binary/ or cifar-100-python/)") }
+            let read = { (split: CIFAR.Split) throws -> ImageDataset in
+                if let binary = try? CIFAR.readBinary(root: root, variant: .cifar100, split: split) { return binary }
+                return try CIFAR.readPickle(root: root, variant: .cifar100, split: split)
+            }
+            return (try limit(read(.train), spec.trainImagesPerClass), try limit(read(.test), spec.testImagesPerClass), 3)
+        case .imageNet, .imageNetSubset:
+            guard let root = dataRoot else { throw HarnessError.mismatch("ImageNet needs --data-root (the ILSVRC-2012 folder holding train/ and val/)") }
+            let variant: ImageNet.Variant = spec.subset.map { .subset($0) } ?? .full
+            let train = try ImageNet.open(root: root, split: "train", variant: variant).dataset
+            let test = try ImageNet.open(root: root, split: "val", variant: variant).dataset
+            return (train, test, 3)
+        }
+    }
+
+    /// SHA-256 of every label and, for in-memory datasets, every pixel (file-backed datasets
+    /// are digested by their labels and sizes; `cilbench data check` hashes their files).
+    static func digest(_ train: any ImageSource, _ test: any ImageSource) -> String {
+        var bytes: [UInt8] = []
+        for source in [train, test] {
+            bytes += Array("\(source.count)|".utf8)
+            for label in source.labels { withUnsafeBytes(of: Int32(label).littleEndian) { bytes += $0 } }
+            if let data = source as? ImageDataset { bytes += data.pixels }
+        }
+        return SHA256.hex(of: bytes)
+    }
+}
+
+extension ProtocolValue {
+    /// The value as a method reads it: strings unquoted, numbers and booleans as written.
+    var plainText: String {
+        if case .string(let s) = self { return s }
+        return description
+    }
+}

@@ -1,0 +1,71 @@
+import ArgumentParser
+import CILHarness
+import CILMethods
+import Foundation
+
+/// `cilbench run`: one method (± AANets) on one protocol and seed, with checkpoints after
+/// every phase, a summary table, and the result bundle's path as the last line of output.
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Train a method on a protocol and write its result bundle.",
+        discussion: "Methods: \(MethodRegistry.methods.map { "\($0.name) (\($0.summary))" }.joined(separator: "; ")).")
+
+    @Argument(help: "A protocol name under protocols/ or a path to a protocol file.") var protocolName: String
+    @Option(help: "The method to run (see the list above).") var method: String
+    @Flag(help: "Switch on AANets: dual-branch levels and the α pass.") var aanets = false
+    @Option(help: "Seed of every random stream.") var seed: UInt64 = 1993
+    @Option(help: "Folder holding the dataset (default: Debian's Fashion-MNIST; required for CIFAR and ImageNet).") var dataRoot: String?
+    @Option(help: "Folder the bundle goes into, as <out>/<protocol>/<method>[+aanets]/seed-<n>.tar.zst.") var out = "runs"
+    @Option(help: "Threads for oneDNN and OpenBLAS (results depend on it; it is recorded).") var threads = 2
+    @Option(name: .customLong("set"), help: "Override a protocol field, e.g. --set training.epochs=3 (repeatable; changes the fingerprint).")
+    var overrides: [String] = []
+    @Flag(help: "Continue from the last finished phase of an earlier run with the same settings.") var resume = false
+    @Option(help: "Protocol folder (default: protocols/ beside the package).") var protocols: String?
+
+    func run() throws {
+        do {
+            try execute()
+        } catch let error as ExitCode {
+            throw error
+        } catch {
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+    }
+
+    func execute() throws {
+        let library = ProtocolLibrary.locate(explicit: protocols)
+        let file = try library.load(protocolName, overrides: overrides)
+        let engine = try ComputeEngine(threads: threads)
+        let plan = try RunPlan(protocol: file, method: method, aanets: aanets, seed: seed, dataRoot: dataRoot, threads: threads)
+        let runner = try Runner(configuration: plan.configuration, method: plan.method, engine: engine)
+        let folder = URL(fileURLWithPath: out).appendingPathComponent(file.name).appendingPathComponent(plan.variantName)
+        let checkpointURL = folder.appendingPathComponent("seed-\(seed).checkpoint")
+
+        if resume, FileManager.default.fileExists(atPath: checkpointURL.path) {
+            let (checkpoint, tensors) = try Checkpoint.read(from: checkpointURL)
+            try runner.restore(checkpoint, tensors: tensors, runFingerprint: plan.runFingerprint)
+            FileHandle.standardError.write(Data("resuming after phase \(checkpoint.finishedPhases) of \(file.phases.phaseCount)\n".utf8))
+        }
+        let progress = ProgressReporter()
+        let started = Date()
+        var phaseError: Error?
+        runner.onEvent = { event in
+            progress.handle(event)
+            if case .phaseFinished = event {
+                do {
+                    let (checkpoint, tensors) = try runner.checkpoint(runFingerprint: plan.runFingerprint)
+                    try Checkpoint.write(checkpoint, tensors: tensors, to: checkpointURL)
+                } catch { phaseError = error }
+            }
+        }
+        let records = try runner.run()
+        if let phaseError { throw phaseError }
+        let bundleURL = folder.appendingPathComponent("seed-\(seed).tar.zst")
+        try writeBundle(plan: plan, records: records, engine: engine, started: started, to: bundleURL)
+        try? FileManager.default.removeItem(at: checkpointURL)
+        print(SummaryTable.markdown(records))
+        print(bundleURL.path)
+    }
+}
