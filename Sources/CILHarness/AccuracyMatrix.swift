@@ -78,7 +78,7 @@ public struct AccuracyMatrix: Sendable, Hashable {
 }
 
 extension AccuracyMatrix: Codable {
-    private enum CodingKeys: String, CodingKey { case correct, testImages = "test_images" }
+    private enum CodingKeys: String, CodingKey { case correct, testImages }
 
     // Decoding goes through the validating initialiser: a bundle from disk must not yield
     // a matrix whose metrics would trap.
