@@ -17,7 +17,7 @@ public struct Checkpoint: Codable, Equatable {
     public var dualBranch: Bool
     public var parameters: [SavedParameter]
     public var memory: [[Int]]
-    public var records: [PhaseRecord]
+    public var records: [PhaseOutcome]
 
     public struct SavedParameter: Codable, Equatable {
         public var name: String

@@ -38,15 +38,14 @@ enum Evaluation {
         argmax(engine.matmul(features, means, transposeB: true))
     }
 
-    /// Overall accuracy and accuracy per phase of introduction.
-    static func score(predictions: [Int], labels: [Int], phaseOfPosition: (Int) -> Int, phases: Int) -> (overall: Double, byPhase: [Double]) {
+    /// Correct predictions and test images per phase of introduction.
+    static func count(predictions: [Int], labels: [Int], phaseOfPosition: (Int) -> Int, phases: Int) -> (correct: [Int], total: [Int]) {
         var correct = [Int](repeating: 0, count: phases), total = [Int](repeating: 0, count: phases)
         for (p, y) in zip(predictions, labels) {
             let phase = phaseOfPosition(y)
             total[phase] += 1
             if p == y { correct[phase] += 1 }
         }
-        let overall = Double(correct.reduce(0, +)) / Double(max(total.reduce(0, +), 1))
-        return (overall, zip(correct, total).map { Double($0) / Double(max($1, 1)) })
+        return (correct, total)
     }
 }

@@ -124,8 +124,11 @@ public struct EpochRecord: Sendable, Equatable, Codable {
     public var learningRate: Double
     public var imagesPerSecond: Double
     public var seconds: Double
+    /// AANets' aggregation weights after the epoch's α pass, one per level.
+    public var alphas: [Double]?
 
-    public init(phase: Int, epoch: Int, losses: [String: Double], trainAccuracy: Double?, learningRate: Double, imagesPerSecond: Double, seconds: Double) {
+    public init(phase: Int, epoch: Int, losses: [String: Double], trainAccuracy: Double?, learningRate: Double, imagesPerSecond: Double,
+                seconds: Double, alphas: [Double]? = nil) {
         self.phase = phase
         self.epoch = epoch
         self.losses = losses
@@ -133,6 +136,7 @@ public struct EpochRecord: Sendable, Equatable, Codable {
         self.learningRate = learningRate
         self.imagesPerSecond = imagesPerSecond
         self.seconds = seconds
+        self.alphas = alphas
     }
 }
 

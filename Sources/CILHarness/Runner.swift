@@ -6,7 +6,7 @@ import Foundation
 public enum RunEvent {
     case phaseStarted(phase: Int, phases: Int, trainingImages: Int)
     case epochFinished(phase: Int, EpochRecord, epochs: Int)
-    case phaseFinished(PhaseRecord)
+    case phaseFinished(PhaseOutcome)
 }
 
 /// The phase loop (aanets-protocol.md §4.6): for each phase, let the method prepare, train
@@ -21,7 +21,7 @@ public final class Runner {
 
     public private(set) var network: Network?
     public private(set) var memory: ExemplarMemory
-    public private(set) var records: [PhaseRecord] = []
+    public private(set) var records: [PhaseOutcome] = []
 
     let trainByPosition: [[Int]]
     let testByPosition: [[Int]]
@@ -45,7 +45,7 @@ public final class Runner {
         testAssembler = BatchAssembler(source: configuration.test, preprocessing: configuration.testPreprocessing, seed: configuration.seed, labelMap: map)
     }
 
-    func adopt(network: Network, memory: ExemplarMemory, records: [PhaseRecord]) {
+    func adopt(network: Network, memory: ExemplarMemory, records: [PhaseOutcome]) {
         self.network = network
         self.memory = memory
         self.records = records
@@ -58,14 +58,14 @@ public final class Runner {
 
     /// Runs phases `records.count ..< phaseCount` and returns every phase's record.
     @discardableResult
-    public func run() throws -> [PhaseRecord] {
+    public func run() throws -> [PhaseOutcome] {
         let phases = configuration.schedule.phaseCount
         while records.count < phases { try runPhase(records.count) }
         return records
     }
 
     /// Runs the next unfinished phase and returns its record.
-    public func runNextPhase() throws -> PhaseRecord {
+    public func runNextPhase() throws -> PhaseOutcome {
         precondition(records.count < configuration.schedule.phaseCount, "every phase has run")
         try runPhase(records.count)
         return records[records.count - 1]
@@ -139,8 +139,8 @@ public final class Runner {
                 alphas = dual.alphas.map { $0.value.scalarValue }
             }
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - epochStart) / 1e9
-            let record = EpochRecord(epoch: epoch, learningRate: lr, loss: lossSum / Double(max(seenImages, 1)),
-                                     imagesPerSecond: Double(seenImages) / max(seconds, 1e-9), alphas: alphas)
+            let record = EpochRecord(phase: k, epoch: epoch, losses: ["loss": lossSum / Double(max(seenImages, 1))], trainAccuracy: nil,
+                                     learningRate: lr, imagesPerSecond: Double(seenImages) / max(seconds, 1e-9), seconds: seconds, alphas: alphas)
             epochs.append(record)
             onEvent?(.epochFinished(phase: k, record, epochs: optimization.epochs))
         }
@@ -154,7 +154,7 @@ public final class Runner {
         }
         var record = try evaluate(network: network, phase: k, seen: seen, extractor: extractor)
         record.epochs = epochs
-        record.wallSeconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        record.record.wallSeconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
         records.append(record)
         onEvent?(.phaseFinished(record))
     }
@@ -185,26 +185,27 @@ public final class Runner {
         }
     }
 
-    func evaluate(network: Network, phase k: Int, seen: Int, extractor: FeatureExtractor) throws -> PhaseRecord {
+    func evaluate(network: Network, phase k: Int, seen: Int, extractor: FeatureExtractor) throws -> PhaseOutcome {
         let testIndices = (0..<seen).flatMap { testByPosition[$0] }
         let labels = (0..<seen).flatMap { p in Array(repeating: p, count: testByPosition[p].count) }
         let testExtractor = FeatureExtractor(engine: engine, assembler: testAssembler, batchSize: configuration.evaluationBatchSize)
         let (features, logits) = try testExtractor.run(network, indices: testIndices)
         let cnnPredictions = Evaluation.argmax(logits)
-        let cnn = Evaluation.score(predictions: cnnPredictions, labels: labels, phaseOfPosition: phaseOf, phases: k + 1)
-        var nme: (overall: Double, byPhase: [Double])?
+        let cnn = Evaluation.count(predictions: cnnPredictions, labels: labels, phaseOfPosition: phaseOf, phases: k + 1)
+        var nme: (correct: [Int], total: [Int])?
+        var nmePredictions: [Int] = []
         if method.usesExemplars {
             let groups = memory.exemplars(seenClasses: seen)
             let exemplarFeatures = try extractor.run(network, indices: groups.flatMap { $0 }).features
             var offset = 0
             let rows = groups.map { g -> [Int] in defer { offset += g.count }; return Array(offset..<(offset + g.count)) }
             let means = Evaluation.classMeans(exemplarFeatures, groups: rows)
-            nme = Evaluation.score(predictions: Evaluation.nearestMean(features, means: means, engine: engine), labels: labels, phaseOfPosition: phaseOf, phases: k + 1)
+            nmePredictions = Evaluation.nearestMean(features, means: means, engine: engine)
+            nme = Evaluation.count(predictions: nmePredictions, labels: labels, phaseOfPosition: phaseOf, phases: k + 1)
         }
-        let predictionDigest = cnnPredictions.reduce(Digest.fnv1a("predictions")) { Digest.combine($0, UInt64($1)) }
-        return PhaseRecord(phase: k, seenClasses: seen, cnnAccuracy: cnn.overall, nmeAccuracy: nme?.overall,
-                           cnnAccuracyByPhase: cnn.byPhase, nmeAccuracyByPhase: nme?.byPhase,
-                           parameterDigest: parameterDigest(network.parameters), exemplarDigest: memory.digest(seenClasses: seen),
-                           predictionDigest: predictionDigest, epochs: [], wallSeconds: 0)
+        let predictionDigest = (cnnPredictions + nmePredictions).reduce(Digest.fnv1a("predictions")) { Digest.combine($0, UInt64($1)) }
+        let record = PhaseRecord(phase: k, classesSeen: seen, wallSeconds: 0, parameterDigest: parameterDigest(network.parameters),
+                                 exemplarDigest: memory.digest(seenClasses: seen), predictionDigest: predictionDigest)
+        return PhaseOutcome(record: record, cnnCorrect: cnn.correct, nmeCorrect: nme?.correct, testImages: cnn.total, epochs: [])
     }
 }

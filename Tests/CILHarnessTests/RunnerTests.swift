@@ -20,7 +20,7 @@ import Testing
             aanets: aanets ? AANetsSettings(alphaLearningRate: alphaLearningRate, balancedPerClass: 5, balancedBatchSize: 32) : nil, seed: 7)
     }
 
-    static func run(_ method: String, aanets: Bool = false, alphaLearningRate: Double = 1e-8) throws -> [PhaseRecord] {
+    static func run(_ method: String, aanets: Bool = false, alphaLearningRate: Double = 1e-8) throws -> [PhaseOutcome] {
         let runner = try Runner(configuration: configuration(aanets: aanets, alphaLearningRate: alphaLearningRate), method: MethodRegistry.make(method, settings: MethodSettings()),
                                 engine: ComputeEngine(threads: 2))
         return try runner.run()
@@ -29,7 +29,7 @@ import Testing
     @Test func jointTrainingBeatsFineTuningAndRunsAreDeterministic() throws {
         let finetune = try Self.run("finetune")
         let joint = try Self.run("joint")
-        let average = { (r: [PhaseRecord]) in r.map(\.cnnAccuracy).reduce(0, +) / Double(r.count) }
+        let average = { (r: [PhaseOutcome]) in r.map(\.cnnAccuracy).reduce(0, +) / Double(r.count) }
         print("smoke average incremental accuracy: finetune \(average(finetune)), joint \(average(joint))")
         #expect(finetune.count == 3 && joint.count == 3)
         #expect(finetune.map(\.seenClasses) == [4, 7, 10])
