@@ -49,7 +49,7 @@ let package = Package(
         .testTarget(name: "CILKernelsTests", dependencies: ["CILKernels"]),
         .testTarget(name: "CILNetworksTests", dependencies: ["CILNetworks"]),
         .testTarget(name: "CILDataTests", dependencies: ["CILData"]),
-        .testTarget(name: "CILMethodsTests", dependencies: ["CILMethods"]),
+        .testTarget(name: "CILMethodsTests", dependencies: ["CILMethods", "CILHarness", "CILData"]),
         .testTarget(name: "CILHarnessTests", dependencies: ["CILHarness", "CILData", "CILMethods"]),
     ],
     swiftLanguageModes: [.v6]

@@ -2,7 +2,7 @@ import Foundation
 
 /// The human- and tool-readable files of a bundle, rendered from a `RunResult`. Numbers
 /// use fixed decimals so the same result always gives the same bytes.
-enum BundleTables {
+public enum BundleTables {
     static func f4(_ v: Double) -> String { String(format: "%.4f", v) }
     static func f2(_ v: Double) -> String { String(format: "%.2f", v) }
     static func opt4(_ v: Double?) -> String { v.map(f4) ?? "" }
@@ -14,10 +14,10 @@ enum BundleTables {
         for k in 0..<r.cnn.phaseCount {
             let images = r.cnn.testImages[0...k].reduce(0, +)
             let cells = [String(k), String(r.phases[k].classesSeen), String(images),
-                         f4(r.cnn.accuracyOnSeenClasses(afterPhase: k)), f4(r.nme.accuracyOnSeenClasses(afterPhase: k)),
+                         f4(r.cnn.accuracyOnSeenClasses(afterPhase: k)), opt4(r.nme?.accuracyOnSeenClasses(afterPhase: k)),
                          opt4(r.cnn.oldClassAccuracy(afterPhase: k)), f4(r.cnn.newClassAccuracy(afterPhase: k)),
-                         opt4(r.nme.oldClassAccuracy(afterPhase: k)), f4(r.nme.newClassAccuracy(afterPhase: k)),
-                         f4(r.cnn.phase0ClassAccuracy(afterPhase: k)), f4(r.nme.phase0ClassAccuracy(afterPhase: k))]
+                         opt4(r.nme?.oldClassAccuracy(afterPhase: k)), opt4(r.nme?.newClassAccuracy(afterPhase: k)),
+                         f4(r.cnn.phase0ClassAccuracy(afterPhase: k)), opt4(r.nme?.phase0ClassAccuracy(afterPhase: k))]
             out += cells.joined(separator: ",") + "\n"
         }
         return out
@@ -26,7 +26,7 @@ enum BundleTables {
     /// accuracy-matrix.csv: a[k][j] for both classifiers, with the counts it comes from.
     static func matrixCSV(_ r: RunResult) -> String {
         var out = "classifier,after_phase,on_classes_of_phase,accuracy,correct,test_images\n"
-        for (name, m) in [("cnn", r.cnn), ("nme", r.nme)] {
+        for (name, m) in [("cnn", r.cnn)] + (r.nme.map { [("nme", $0)] } ?? []) {
             for k in 0..<m.phaseCount {
                 for j in 0...k {
                     out += "\(name),\(k),\(j),\(f4(m.accuracy(afterPhase: k, onClassesOfPhase: j))),\(m.correct[k][j]),\(m.testImages[j])\n"
@@ -43,9 +43,9 @@ enum BundleTables {
         for k in 0..<r.cnn.phaseCount {
             var cells = [String(k)]
             for m in [r.cnn, r.nme] {
-                cells += [f4(m.phase0ClassAccuracy(afterPhase: k)),
-                          f4(m.phase0ClassAccuracy(afterPhase: 0) - m.phase0ClassAccuracy(afterPhase: k)),
-                          opt4(m.chaudhryForgetting(afterPhase: k))]
+                cells += [opt4(m?.phase0ClassAccuracy(afterPhase: k)),
+                          opt4(m.map { $0.phase0ClassAccuracy(afterPhase: 0) - $0.phase0ClassAccuracy(afterPhase: k) }),
+                          opt4(m?.chaudhryForgetting(afterPhase: k))]
             }
             out += cells.joined(separator: ",") + "\n"
         }
@@ -61,7 +61,7 @@ enum BundleTables {
     }
 
     /// summary.md: what `cilbench show` prints.
-    static func summaryMarkdown(_ r: RunResult) -> String {
+    public static func summaryMarkdown(_ r: RunResult) -> String {
         let c = r.cnnMetrics, n = r.nmeMetrics
         func opt(_ v: Double?) -> String { v.map(f2) ?? "n/a" }
         var out = """
@@ -75,12 +75,12 @@ enum BundleTables {
 
             | metric | CNN | NME |
             |---|---|---|
-            | average incremental accuracy, N+1 phases incl. phase 0, sample-weighted (AANets Table 1) | \(f2(c.averageIncrementalAccuracy)) | \(f2(n.averageIncrementalAccuracy)) |
-            | average incremental accuracy of phase-averaged accuracies (not the paper's) | \(f2(c.averageIncrementalAccuracyOfPhaseAverages)) | \(f2(n.averageIncrementalAccuracyOfPhaseAverages)) |
-            | last-phase accuracy A_N | \(f2(c.lastPhaseAccuracy)) | \(f2(n.lastPhaseAccuracy)) |
-            | Mnemonics forgetting rate a[0][0] − a[N][0] (positive = forgetting) | \(f2(c.mnemonicsForgettingRate)) | \(f2(n.mnemonicsForgettingRate)) |
-            | Chaudhry average forgetting F_N (positive = forgetting) | \(opt(c.chaudhryAverageForgetting)) | \(opt(n.chaudhryAverageForgetting)) |
-            | backward transfer BWT (negative = forgetting) | \(opt(c.backwardTransfer)) | \(opt(n.backwardTransfer)) |
+            | average incremental accuracy, N+1 phases incl. phase 0, sample-weighted (AANets Table 1) | \(f2(c.averageIncrementalAccuracy)) | \(opt(n?.averageIncrementalAccuracy)) |
+            | average incremental accuracy of phase-averaged accuracies (not the paper's) | \(f2(c.averageIncrementalAccuracyOfPhaseAverages)) | \(opt(n?.averageIncrementalAccuracyOfPhaseAverages)) |
+            | last-phase accuracy A_N | \(f2(c.lastPhaseAccuracy)) | \(opt(n?.lastPhaseAccuracy)) |
+            | Mnemonics forgetting rate a[0][0] − a[N][0] (positive = forgetting) | \(f2(c.mnemonicsForgettingRate)) | \(opt(n?.mnemonicsForgettingRate)) |
+            | Chaudhry average forgetting F_N (positive = forgetting) | \(opt(c.chaudhryAverageForgetting)) | \(opt(n?.chaudhryAverageForgetting)) |
+            | backward transfer BWT (negative = forgetting) | \(opt(c.backwardTransfer)) | \(opt(n?.backwardTransfer)) |
 
             ## Per phase (percent)
 
@@ -90,9 +90,9 @@ enum BundleTables {
             """
         for k in 0..<r.cnn.phaseCount {
             let cells = [String(k), String(r.phases[k].classesSeen), f2(r.cnn.accuracyOnSeenClasses(afterPhase: k)),
-                         f2(r.nme.accuracyOnSeenClasses(afterPhase: k)), opt(r.cnn.oldClassAccuracy(afterPhase: k)),
+                         opt(r.nme?.accuracyOnSeenClasses(afterPhase: k)), opt(r.cnn.oldClassAccuracy(afterPhase: k)),
                          f2(r.cnn.newClassAccuracy(afterPhase: k)), f2(r.cnn.phase0ClassAccuracy(afterPhase: k)),
-                         f2(r.nme.phase0ClassAccuracy(afterPhase: k)), f2(r.phases[k].wallSeconds)]
+                         opt(r.nme?.phase0ClassAccuracy(afterPhase: k)), f2(r.phases[k].wallSeconds)]
             out += "| " + cells.joined(separator: " | ") + " |\n"
         }
         return out

@@ -12,12 +12,14 @@ enum CurvesPlot {
     }
 
     static func svg(_ r: RunResult) -> String {
-        let series = [
+        var series = [
             Series(label: "CNN, all seen classes", values: r.cnn.accuracyCurve, colour: "#1f77b4", dashed: false),
-            Series(label: "NME, all seen classes", values: r.nme.accuracyCurve, colour: "#d62728", dashed: false),
             Series(label: "CNN, phase-0 classes", values: r.cnn.forgettingCurve, colour: "#1f77b4", dashed: true),
-            Series(label: "NME, phase-0 classes", values: r.nme.forgettingCurve, colour: "#d62728", dashed: true),
         ]
+        if let nme = r.nme {
+            series.insert(Series(label: "NME, all seen classes", values: nme.accuracyCurve, colour: "#d62728", dashed: false), at: 1)
+            series.append(Series(label: "NME, phase-0 classes", values: nme.forgettingCurve, colour: "#d62728", dashed: true))
+        }
         return svg(title: "\(r.protocolName) · \(r.methodLabel) · seed \(r.seed)", series: series)
     }
 

@@ -192,7 +192,7 @@ public enum ResultBundle {
         var run: RunResult
 
         private enum CodingKeys: String, CodingKey { case schemaVersion, metrics }
-        private struct Metrics: Encodable { var cnn: ClassifierMetrics; var nme: ClassifierMetrics }
+        private struct Metrics: Encodable { var cnn: ClassifierMetrics; var nme: ClassifierMetrics? }
 
         func encode(to encoder: any Encoder) throws {
             try run.encode(to: encoder)

@@ -31,7 +31,8 @@ public struct RunResult: Sendable, Equatable {
     public var phases: [PhaseRecord]
     /// The CNN head's and the NME classifier's results.
     public var cnn: AccuracyMatrix
-    public var nme: AccuracyMatrix
+    /// Nil for methods that keep no exemplars, where nearest-mean-of-exemplars is undefined.
+    public var nme: AccuracyMatrix?
     /// One record per training epoch, in order.
     public var log: [EpochRecord]
 
@@ -39,7 +40,7 @@ public struct RunResult: Sendable, Equatable {
                 protocolFingerprint: String, protocolOverrides: [String], method: String, aanets: Bool,
                 hyperParameters: [String: String], seed: Int, classOrder: [Int], datasetDigest: String,
                 environment: [String: String], startedAt: Date, finishedAt: Date, phases: [PhaseRecord],
-                cnn: AccuracyMatrix, nme: AccuracyMatrix, log: [EpochRecord]) {
+                cnn: AccuracyMatrix, nme: AccuracyMatrix?, log: [EpochRecord]) {
         self.cilbenchVersion = cilbenchVersion
         self.gitRevision = gitRevision
         self.protocolName = protocolName
@@ -64,7 +65,7 @@ public struct RunResult: Sendable, Equatable {
     /// Fills the protocol fields from a resolved protocol.
     public init(protocol p: CILProtocol, method: String, aanets: Bool, seed: Int, cilbenchVersion: String, gitRevision: String,
                 datasetDigest: String, environment: [String: String], startedAt: Date, finishedAt: Date,
-                phases: [PhaseRecord], cnn: AccuracyMatrix, nme: AccuracyMatrix, log: [EpochRecord]) {
+                phases: [PhaseRecord], cnn: AccuracyMatrix, nme: AccuracyMatrix?, log: [EpochRecord]) {
         self.init(cilbenchVersion: cilbenchVersion, gitRevision: gitRevision, protocolName: p.name,
                   protocolCanonicalText: p.canonicalText, protocolFingerprint: p.fingerprint, protocolOverrides: p.overrides,
                   method: method, aanets: aanets, hyperParameters: p.resolvedSettings(method: method, aanets: aanets), seed: seed,
@@ -77,12 +78,12 @@ public struct RunResult: Sendable, Equatable {
 
     /// Per-classifier end-of-run metrics.
     public var cnnMetrics: ClassifierMetrics { ClassifierMetrics(cnn) }
-    public var nmeMetrics: ClassifierMetrics { ClassifierMetrics(nme) }
+    public var nmeMetrics: ClassifierMetrics? { nme.map(ClassifierMetrics.init) }
 
     /// The inconsistencies that make a result unusable, nil when there are none.
     public var inconsistency: String? {
-        if cnn.phaseCount != nme.phaseCount { return "CNN has \(cnn.phaseCount) phases, NME \(nme.phaseCount)" }
-        if cnn.testImages != nme.testImages { return "CNN and NME were scored on different test sets" }
+        if let nme, cnn.phaseCount != nme.phaseCount { return "CNN has \(cnn.phaseCount) phases, NME \(nme.phaseCount)" }
+        if let nme, cnn.testImages != nme.testImages { return "CNN and NME were scored on different test sets" }
         if phases.count != cnn.phaseCount { return "\(phases.count) phase records for \(cnn.phaseCount) evaluated phases" }
         for (k, p) in phases.enumerated() where p.phase != k { return "phase record \(k) is labelled phase \(p.phase)" }
         return nil
@@ -200,7 +201,7 @@ extension RunResult: Codable {
                   environment: try c.decode([String: String].self, forKey: .environment),
                   startedAt: try c.decode(Date.self, forKey: .startedAt), finishedAt: try c.decode(Date.self, forKey: .finishedAt),
                   phases: try c.decode([PhaseRecord].self, forKey: .phases),
-                  cnn: try c.decode(AccuracyMatrix.self, forKey: .cnn), nme: try c.decode(AccuracyMatrix.self, forKey: .nme), log: [])
+                  cnn: try c.decode(AccuracyMatrix.self, forKey: .cnn), nme: try c.decodeIfPresent(AccuracyMatrix.self, forKey: .nme), log: [])
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -222,6 +223,6 @@ extension RunResult: Codable {
         try c.encode(finishedAt, forKey: .finishedAt)
         try c.encode(phases, forKey: .phases)
         try c.encode(cnn, forKey: .cnn)
-        try c.encode(nme, forKey: .nme)
+        try c.encodeIfPresent(nme, forKey: .nme)
     }
 }

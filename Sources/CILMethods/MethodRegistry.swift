@@ -3,6 +3,9 @@ public enum MethodRegistry {
     public static let methods: [any IncrementalMethod.Type] = [
         FineTuning.self,
         JointTraining.self,
+        LwF.self,
+        ICaRL.self,
+        LUCIR.self,
     ]
 
     public static var names: [String] { methods.map { $0.name } }

@@ -5,7 +5,7 @@ struct CILBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cilbench",
         abstract: "Class-incremental learning benchmarks, reproducible and checkable.",
-        subcommands: [BenchCommand.self, DataCommand.self,
+        subcommands: [RunCommand.self, BenchCommand.self, DataCommand.self,
                       TrainDigestCommand.self])
 }
 

@@ -63,9 +63,25 @@ struct RunCommand: ParsableCommand {
         let records = try runner.run()
         if let phaseError { throw phaseError }
         let bundleURL = folder.appendingPathComponent("seed-\(seed).tar.zst")
-        try writeBundle(plan: plan, records: records, engine: engine, started: started, to: bundleURL)
+        let result = try Self.result(plan: plan, records: records, engine: engine, started: started)
+        try ResultBundle.write(result, to: bundleURL.path)
         try? FileManager.default.removeItem(at: checkpointURL)
-        print(SummaryTable.markdown(records))
+        print(BundleTables.summaryMarkdown(result))
         print(bundleURL.path)
+    }
+
+    /// The bundle's content: the resolved protocol, method and environment, and per phase the
+    /// accuracy-matrix counts, digests and epoch log.
+    static func result(plan: RunPlan, records: [PhaseOutcome], engine: ComputeEngine, started: Date) throws -> RunResult {
+        let testImages = records.last?.testImages ?? []
+        let cnn = try AccuracyMatrix(correct: records.map(\.cnnCorrect), testImages: testImages)
+        let nme = try records.allSatisfy { $0.nmeCorrect != nil }
+            ? AccuracyMatrix(correct: records.map { $0.nmeCorrect ?? [] }, testImages: testImages) : nil
+        var environment = RunEnvironment.collect(engine: engine)
+        environment["method_settings"] = plan.method.resolvedSettings.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+        return RunResult(protocol: plan.protocolFile, method: plan.methodName, aanets: plan.aanets, seed: Int(plan.seed),
+                         cilbenchVersion: BuildInfo.version, gitRevision: BuildInfo.gitRevision, datasetDigest: plan.datasetDigest,
+                         environment: environment, startedAt: started, finishedAt: Date(), phases: records.map(\.record),
+                         cnn: cnn, nme: nme, log: records.flatMap(\.epochs))
     }
 }
