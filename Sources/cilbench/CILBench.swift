@@ -6,5 +6,5 @@ struct CILBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cilbench",
         abstract: "Class-incremental learning benchmarks, reproducible and checkable.",
-        subcommands: [BenchCommand.self, DataCommand.self])
+        subcommands: [BenchCommand.self, DataCommand.self, ShowCommand.self, TableCommand.self, DiffCommand.self, ProtocolsCommand.self])
 }
