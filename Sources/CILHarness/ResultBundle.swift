@@ -202,3 +202,8 @@ public enum ResultBundle {
         }
     }
 }
+
+extension ResultBundle {
+    /// The summary.md text of a result, as `cilbench show` prints it.
+    public static func summary(_ r: RunResult) -> String { BundleTables.summaryMarkdown(r) }
+}

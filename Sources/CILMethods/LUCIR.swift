@@ -11,34 +11,41 @@
 public final class LUCIR: IncrementalMethod {
     public static let name = "lucir"
     public static let summary = "LUCIR: cosine head, imprinting, less-forget (adaptive λ), margin ranking (K=2, m=0.5)"
-    public static let settingKeys = ["lambdaBase", "adaptiveLambda", "hardNegatives", "margin", "marginWeight", "classBalancedFinetuning"]
+    public static let settingKeys = ["lambda_base", "adaptive_lambda", "mr_k", "mr_margin", "mr_weight", "class_balanced_finetuning", "freeze_old_head", "eval_classifier"]
 
     public let lambdaBase: Double
     public let adaptiveLambda: Bool
     public let hardNegatives: Int
     public let margin: Double
     public let marginWeight: Double
+    /// Which classifier the method's headline number uses (CNN for LUCIR, §2.7); the
+    /// harness computes both either way.
+    public let evalClassifier: String
     var teacher: Teacher?
     var lambda = 0.0
 
     public init(settings: MethodSettings) throws {
-        lambdaBase = try settings.double("lambdaBase", default: 5)
-        adaptiveLambda = try settings.bool("adaptiveLambda", default: true)
-        hardNegatives = try settings.int("hardNegatives", default: 2)
-        margin = try settings.double("margin", default: 0.5)
-        marginWeight = try settings.double("marginWeight", default: 1)
-        guard hardNegatives >= 1 else { throw MethodError.badSetting(key: "hardNegatives", value: "\(hardNegatives)", expected: "at least 1") }
-        if try settings.bool("classBalancedFinetuning", default: false) {
+        lambdaBase = try settings.double("lambda_base", default: 5)
+        adaptiveLambda = try settings.bool("adaptive_lambda", default: true)
+        hardNegatives = try settings.int("mr_k", default: 2)
+        margin = try settings.double("mr_margin", default: 0.5)
+        marginWeight = try settings.double("mr_weight", default: 1)
+        evalClassifier = try settings.string("eval_classifier", default: "cnn", allowed: ["cnn", "nme"])
+        guard try settings.bool("freeze_old_head", default: true) else {
+            throw MethodError.unsupported("lucir: freeze_old_head false is not offered; LUCIR freezes old class vectors (§6.3)")
+        }
+        guard hardNegatives >= 1 else { throw MethodError.badSetting(key: "mr_k", value: "\(hardNegatives)", expected: "at least 1") }
+        if try settings.bool("class_balanced_finetuning", default: false) {
             // §5.2: CBF trains the head on the class-balanced exemplar set after the phase;
             // the plug-in contract gives a method no data after training, so it is not offered.
-            throw MethodError.unsupported("lucir: classBalancedFinetuning (§5.2, LUCIR's ImageNet-Full script only) is not implemented")
+            throw MethodError.unsupported("lucir: class_balanced_finetuning (§5.2, LUCIR's ImageNet-Full script only) is not implemented")
         }
     }
 
     public var resolvedSettings: [String: String] {
-        ["lambdaBase": "\(lambdaBase)", "adaptiveLambda": "\(adaptiveLambda)", "hardNegatives": "\(hardNegatives)",
-         "margin": "\(margin)", "marginWeight": "\(marginWeight)", "classBalancedFinetuning": "false",
-         "classifier": "cnn", "head": "cosine"]
+        ["lambda_base": "\(lambdaBase)", "adaptive_lambda": "\(adaptiveLambda)", "mr_k": "\(hardNegatives)",
+         "mr_margin": "\(margin)", "mr_weight": "\(marginWeight)", "class_balanced_finetuning": "false",
+         "freeze_old_head": "true", "eval_classifier": evalClassifier, "head": "cosine"]
     }
 
     public func makeHead(featureDimension: Int, classes: Int, seed: UInt64) -> any ClassifierHead {

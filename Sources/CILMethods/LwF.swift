@@ -15,7 +15,7 @@ import Foundation
 public final class LwF: IncrementalMethod {
     public static let name = "lwf"
     public static let summary = "LwF.MC: iCaRL's sigmoid loss without exemplars (or the KD form, loss=kd)"
-    public static let settingKeys = ["loss", "head", "temperature", "kdWeight"]
+    public static let settingKeys = ["loss", "head", "temperature", "kd_weight"]
 
     public enum Loss: String, Sendable { case bce, kd }
 
@@ -30,12 +30,12 @@ public final class LwF: IncrementalMethod {
         // LwF.MC uses a plain linear layer: sigmoid outputs of σ·cos with σ≈1 stay near 0.5.
         head = HeadKind(rawValue: try settings.string("head", default: "linear", allowed: ["linear", "cosine"])) ?? .linear
         temperature = try settings.double("temperature", default: 2)
-        kdWeight = try settings.double("kdWeight", default: 3)
+        kdWeight = try settings.double("kd_weight", default: 3)
         guard temperature > 0 else { throw MethodError.badSetting(key: "temperature", value: "\(temperature)", expected: "positive") }
     }
 
     public var resolvedSettings: [String: String] {
-        ["loss": lossKind.rawValue, "head": head.rawValue, "temperature": "\(temperature)", "kdWeight": "\(kdWeight)", "classifier": "cnn"]
+        ["loss": lossKind.rawValue, "head": head.rawValue, "temperature": "\(temperature)", "kd_weight": "\(kdWeight)", "classifier": "cnn"]
     }
     public var usesExemplars: Bool { false }
 

@@ -5,8 +5,8 @@ struct CILBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cilbench",
         abstract: "Class-incremental learning benchmarks, reproducible and checkable.",
-        subcommands: [RunCommand.self, BenchCommand.self, DataCommand.self,
-                      TrainDigestCommand.self])
+        subcommands: [RunCommand.self, ShowCommand.self, TableCommand.self, DiffCommand.self, ProtocolsCommand.self,
+                      BenchCommand.self, DataCommand.self, TrainDigestCommand.self])
 }
 
 @main

@@ -51,8 +51,8 @@ import Testing
         #expect(close(LUCIR.adaptiveLambda(base: 5, oldClasses: 50, newClasses: 10), 5 * 5.0.squareRoot()))
         #expect(close(LUCIR.adaptiveLambda(base: 5, oldClasses: 4, newClasses: 3), 5 * (4.0 / 3).squareRoot()))
         let lucir = try LUCIR(settings: MethodSettings())
-        #expect(lucir.resolvedSettings["lambdaBase"] == "5.0" && lucir.hardNegatives == 2 && lucir.margin == 0.5)
-        #expect(throws: MethodError.self) { try LUCIR(settings: MethodSettings(["classBalancedFinetuning": "true"])) }
+        #expect(lucir.resolvedSettings["lambda_base"] == "5.0" && lucir.hardNegatives == 2 && lucir.margin == 0.5)
+        #expect(throws: MethodError.self) { try LUCIR(settings: MethodSettings(["class_balanced_finetuning": "true"])) }
     }
 
     /// Student old logits (1, 2), teacher (0, 2), T = 2: KL(softmax(0,1) ‖ softmax(0.5,1)) =

@@ -16,7 +16,7 @@ import Testing
 
     @Test func settingsAreChecked() throws {
         let kd = try LwF(settings: MethodSettings(["loss": "kd"]))
-        #expect(kd.resolvedSettings["loss"] == "kd" && kd.resolvedSettings["kdWeight"] == "3.0" && !kd.usesExemplars)
+        #expect(kd.resolvedSettings["loss"] == "kd" && kd.resolvedSettings["kd_weight"] == "3.0" && !kd.usesExemplars)
         #expect(try LwF(settings: MethodSettings()).resolvedSettings["loss"] == "bce")
         #expect(throws: MethodError.self) { try LwF(settings: MethodSettings(["loss": "l2"])) }
         #expect(throws: MethodError.self) { try MethodRegistry.make("lwf", settings: MethodSettings(["lamda": "3"])) }
