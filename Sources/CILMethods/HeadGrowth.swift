@@ -15,6 +15,32 @@ public enum HeadKind: String, Sendable {
     }
 }
 
+/// What the two bounds share: a cosine or linear head grown with random vectors, no memory,
+/// plain cross-entropy. They differ only in the data they train on.
+public class CrossEntropyBound {
+    let head: HeadKind
+
+    public required init(settings: MethodSettings) throws {
+        head = try HeadKind(settings)
+    }
+
+    public var resolvedSettings: [String: String] { ["head": head.rawValue] }
+    public var usesExemplars: Bool { false }
+    public var trainingData: TrainingData { .newClassesAndExemplars }
+
+    public func makeHead(featureDimension: Int, classes: Int, seed: UInt64) -> any ClassifierHead {
+        head.make(featureDimension: featureDimension, classes: classes, seed: seed)
+    }
+
+    public func beginPhase(_ context: PhaseContext, network: Network, newClassFeatures: any TrainingFeatureSource) throws {
+        try growHead(network, by: context.newClasses, seed: context.seed &+ UInt64(context.phase))
+    }
+
+    public func loss(_ g: Graph, network: Network, batch: TrainingBatch, context: PhaseContext) throws -> Var {
+        try crossEntropyLoss(g, network: network, batch: batch)
+    }
+}
+
 /// Mean cross-entropy of the network's logits over all seen classes.
 public func crossEntropyLoss(_ g: Graph, network: Network, batch: TrainingBatch) throws -> Var {
     let out = try network.forward(g, images: g.constant(batch.images), mode: .training)
