@@ -18,6 +18,9 @@ public struct Checkpoint: Codable, Equatable {
     public var parameters: [SavedParameter]
     public var memory: [[Int]]
     public var records: [PhaseOutcome]
+    /// Digest of the parameter values as written, checked on every read: a checkpoint that
+    /// does not reproduce it is refused rather than silently continued from.
+    public var payloadDigest: String = ""
 
     public struct SavedParameter: Codable, Equatable {
         public var name: String
@@ -30,6 +33,13 @@ public struct Checkpoint: Codable, Equatable {
 
     static let magic = Array("CILCKPT1".utf8)
 
+    static func digest(_ payload: Data) -> String {
+        payload.withUnsafeBytes { bytes in
+            guard let base = bytes.baseAddress else { return Digest.hex(0) }
+            return Digest.hex(Digest.bytes(base, count: bytes.count))
+        }
+    }
+
     /// Writes `<path>` atomically: a temporary file, fsync, rename.
     public static func write(_ checkpoint: Checkpoint, tensors: [Tensor], to url: URL) throws {
         var header = checkpoint
@@ -39,6 +49,7 @@ public struct Checkpoint: Codable, Equatable {
             let floats = t.converted(to: .float32)
             floats.withUnsafeBufferPointer(as: Float.self) { payload.append(UnsafeBufferPointer(start: $0.baseAddress, count: $0.count)) }
         }
+        header.payloadDigest = digest(payload)
         let json = try JSONEncoder().encode(header)
         var file = Data(magic)
         withUnsafeBytes(of: UInt64(json.count).littleEndian) { file.append(contentsOf: $0) }
@@ -61,6 +72,10 @@ public struct Checkpoint: Codable, Equatable {
             throw HarnessError.corrupt(url.path, reason: "schema version \(checkpoint.schemaVersion), this build reads \(schemaVersion)")
         }
         let payload = data[(16 + Int(length))...]
+        let actual = digest(payload)
+        guard actual == checkpoint.payloadDigest else {
+            throw HarnessError.corrupt(url.path, reason: "parameter values do not match their digest (\(actual) ≠ \(checkpoint.payloadDigest))")
+        }
         var tensors: [String: Tensor] = [:]
         for p in checkpoint.parameters {
             let count = p.shape.reduce(1, *)

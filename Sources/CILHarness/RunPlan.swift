@@ -26,6 +26,15 @@ public struct RunPlan {
         return SHA256.hex(of: Array(text.utf8))
     }
 
+    /// The content address of this run's phase 0: the protocol's settings except the method
+    /// blocks, what the method does in phase 0, whether it keeps exemplars, the seed, the
+    /// thread count and the build. LUCIR, iCaRL and their AANets versions share one.
+    public func phaseZeroKey(threads: Int, build: String) -> String {
+        let settings = protocolFile.canonicalText.split(separator: "\n").filter { !$0.hasPrefix("methods.") }.joined(separator: "\n")
+        let text = "\(settings)|\(method.phaseZeroSignature)|exemplars=\(method.usesExemplars)|seed=\(seed)|threads=\(threads)|build=\(build)"
+        return SHA256.hex(of: Array(text.utf8))
+    }
+
     public init(protocol file: CILProtocol, method methodName: String, aanets: Bool, seed: UInt64, dataRoot: String?, threads: Int) throws {
         protocolFile = file
         self.methodName = methodName

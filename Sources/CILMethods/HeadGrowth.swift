@@ -27,6 +27,7 @@ public class CrossEntropyBound {
     public var resolvedSettings: [String: String] { ["head": head.rawValue] }
     public var usesExemplars: Bool { false }
     public var trainingData: TrainingData { .newClassesAndExemplars }
+    public var phaseZeroSignature: String { head == .cosine ? cosineCrossEntropyPhaseZero : "cross-entropy+linear-head" }
 
     public func makeHead(featureDimension: Int, classes: Int, seed: UInt64) -> any ClassifierHead {
         head.make(featureDimension: featureDimension, classes: classes, seed: seed)

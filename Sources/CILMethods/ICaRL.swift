@@ -25,6 +25,9 @@ public final class ICaRL: IncrementalMethod {
         guard temperature > 0 else { throw MethodError.badSetting(key: "temperature", value: "\(temperature)", expected: "positive") }
     }
 
+    /// Phase 0 is cross-entropy on a cosine head, shared with the other such methods.
+    public var phaseZeroSignature: String { cosineCrossEntropyPhaseZero }
+
     public var resolvedSettings: [String: String] {
         ["temperature": "\(temperature)", "beta": "\(beta)", "classifier": classifier, "head": "cosine"]
     }

@@ -77,10 +77,22 @@ public protocol IncrementalMethod: AnyObject {
     func loss(_ g: Graph, network: Network, batch: TrainingBatch, context: PhaseContext) throws -> Var
     /// Called after the phase's epochs, before exemplar selection and evaluation.
     func endPhase(_ context: PhaseContext, network: Network) throws
+    /// What phase 0 of this method computes (head, loss, settings that matter there). Runs
+    /// whose methods give the same signature share a cached phase 0, as the reference
+    /// code's `--resume_fg` lets LUCIR, iCaRL and their AANets versions do.
+    var phaseZeroSignature: String { get }
 }
 
 extension IncrementalMethod {
     public var usesExemplars: Bool { true }
     public var trainingData: TrainingData { .newClassesAndExemplars }
     public func endPhase(_ context: PhaseContext, network: Network) throws {}
+    /// By default a method shares phase 0 with nobody but itself at the same settings.
+    public var phaseZeroSignature: String {
+        Self.name + "|" + resolvedSettings.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+    }
 }
+
+/// Phase 0 of every method that trains a cosine head (learnable σ, LUCIR's init) with plain
+/// cross-entropy: LUCIR, iCaRL (AANets-code variant) and the bounds with a cosine head.
+public let cosineCrossEntropyPhaseZero = "cross-entropy+cosine-head(sigma)"

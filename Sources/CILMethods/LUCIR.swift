@@ -42,6 +42,9 @@ public final class LUCIR: IncrementalMethod {
         }
     }
 
+    /// Phase 0 is cross-entropy on a cosine head, shared with the other such methods.
+    public var phaseZeroSignature: String { cosineCrossEntropyPhaseZero }
+
     public var resolvedSettings: [String: String] {
         ["lambda_base": "\(lambdaBase)", "adaptive_lambda": "\(adaptiveLambda)", "mr_k": "\(hardNegatives)",
          "mr_margin": "\(margin)", "mr_weight": "\(marginWeight)", "class_balanced_finetuning": "false",

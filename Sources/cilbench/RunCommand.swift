@@ -22,6 +22,7 @@ struct RunCommand: ParsableCommand {
     var overrides: [String] = []
     @Flag(help: "Continue from the last finished phase of an earlier run with the same settings.") var resume = false
     @Option(help: "Protocol folder (default: protocols/ beside the package).") var protocols: String?
+    @Flag(help: "Train phase 0 even if a run with the same phase 0 left it in <out>/.phase0-cache.") var noPhaseZeroCache = false
 
     func run() throws {
         do {
@@ -43,20 +44,37 @@ struct RunCommand: ParsableCommand {
         let folder = URL(fileURLWithPath: out).appendingPathComponent(file.name).appendingPathComponent(plan.variantName)
         let checkpointURL = folder.appendingPathComponent("seed-\(seed).checkpoint")
 
+        let phaseZeroKey = plan.phaseZeroKey(threads: threads, build: BuildInfo.gitRevision)
+        let phaseZeroURL = URL(fileURLWithPath: out).appendingPathComponent(".phase0-cache").appendingPathComponent("\(phaseZeroKey).checkpoint")
         if resume, FileManager.default.fileExists(atPath: checkpointURL.path) {
             let (checkpoint, tensors) = try Checkpoint.read(from: checkpointURL)
             try runner.restore(checkpoint, tensors: tensors, runFingerprint: plan.runFingerprint)
             FileHandle.standardError.write(Data("resuming after phase \(checkpoint.finishedPhases) of \(file.phases.phaseCount)\n".utf8))
+        } else if !noPhaseZeroCache, FileManager.default.fileExists(atPath: phaseZeroURL.path) {
+            // The cache is content-addressed and its values digest-checked on read; a damaged
+            // entry is reported and phase 0 is trained again.
+            do {
+                let (checkpoint, tensors) = try Checkpoint.read(from: phaseZeroURL)
+                try runner.restore(checkpoint, tensors: tensors, runFingerprint: phaseZeroKey)
+                FileHandle.standardError.write(Data("phase 0 from the cache: \(phaseZeroURL.path)\n".utf8))
+            } catch {
+                FileHandle.standardError.write(Data("warning: ignoring the phase-0 cache entry: \(error)\n".utf8))
+            }
         }
         let progress = ProgressReporter()
         let started = Date()
         var phaseError: Error?
         runner.onEvent = { event in
             progress.handle(event)
-            if case .phaseFinished = event {
+            if case .phaseFinished(let outcome) = event {
                 do {
                     let (checkpoint, tensors) = try runner.checkpoint(runFingerprint: plan.runFingerprint)
                     try Checkpoint.write(checkpoint, tensors: tensors, to: checkpointURL)
+                    if outcome.phase == 0, !FileManager.default.fileExists(atPath: phaseZeroURL.path) {
+                        var shared = checkpoint
+                        shared.runFingerprint = phaseZeroKey
+                        try Checkpoint.write(shared, tensors: tensors, to: phaseZeroURL)
+                    }
                 } catch { phaseError = error }
             }
         }

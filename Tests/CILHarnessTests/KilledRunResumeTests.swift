@@ -1,0 +1,91 @@
+import CILHarness
+import Foundation
+import Testing
+
+/// The built `cilbench` executable next to the test bundle, and the package's protocols/.
+private let cilbench: (executable: URL, protocols: String)? = {
+    let folder = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+    let executable = folder.appendingPathComponent("cilbench")
+    guard FileManager.default.isExecutableFile(atPath: executable.path) else { return nil }
+    var up = folder
+    for _ in 0..<5 {
+        up = up.deletingLastPathComponent()
+        let candidate = up.appendingPathComponent("protocols")
+        if FileManager.default.fileExists(atPath: candidate.appendingPathComponent("smoke.yaml").path) { return (executable, candidate.path) }
+    }
+    return nil
+}()
+
+/// A run killed with SIGKILL in the middle of a phase, then continued with `--resume`,
+/// writes a bundle whose digests and accuracy counts equal an unbroken run's.
+@Suite(.serialized, .enabled(if: cilbench != nil, "cilbench executable or protocols/ not found next to the test bundle; build it first"))
+struct KilledRunResumeTests {
+    static let settings = ["--set", "training.epochs=4", "--set", "dataset.train_images_per_class=60", "--no-phase-zero-cache"]
+
+    static func start(_ arguments: [String], method: [String] = ["--method", "lucir", "--aanets"], settings: [String] = settings) throws -> (Process, Pipe) {
+        let process = Process()
+        process.executableURL = cilbench!.executable
+        process.arguments = ["run", "smoke", "--protocols", cilbench!.protocols] + method + settings + arguments
+        let err = Pipe()
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = err
+        try process.run()
+        return (process, err)
+    }
+
+    @Test func killedMidPhaseThenResumedEqualsUnbroken() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("cilbench-kill-\(getpid())")
+        try? FileManager.default.removeItem(at: root)
+        defer { try? FileManager.default.removeItem(at: root) }
+        let unbrokenOut = root.appendingPathComponent("unbroken").path, killedOut = root.appendingPathComponent("killed").path
+
+        let (unbroken, _) = try Self.start(["--out", unbrokenOut])
+        unbroken.waitUntilExit()
+        #expect(unbroken.terminationStatus == 0)
+
+        // Kill as soon as phase 0's checkpoint exists, i.e. while phase 1 trains.
+        let (victim, _) = try Self.start(["--out", killedOut])
+        let folder = URL(fileURLWithPath: killedOut).appendingPathComponent("smoke/lucir+aanets")
+        let checkpoint = folder.appendingPathComponent("seed-1993.checkpoint")
+        let deadline = Date().addingTimeInterval(120)
+        while !FileManager.default.fileExists(atPath: checkpoint.path) && victim.isRunning && Date() < deadline { usleep(5_000) }
+        kill(victim.processIdentifier, SIGKILL)
+        victim.waitUntilExit()
+        #expect(victim.terminationReason == .uncaughtSignal, "the run finished before it could be killed; make the test protocol longer")
+        let bundle = folder.appendingPathComponent("seed-1993.tar.zst")
+        #expect(!FileManager.default.fileExists(atPath: bundle.path), "a killed run must not leave a bundle")
+
+        let (resumed, err) = try Self.start(["--out", killedOut, "--resume"])
+        let log = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        resumed.waitUntilExit()
+        #expect(resumed.terminationStatus == 0)
+        #expect(log.contains("resuming after phase"))
+
+        let a = try ResultBundle.read(path: URL(fileURLWithPath: unbrokenOut).appendingPathComponent("smoke/lucir+aanets/seed-1993.tar.zst").path)
+        let b = try ResultBundle.read(path: bundle.path)
+        #expect(a.phases.map(\.parameterDigest) == b.phases.map(\.parameterDigest))
+        #expect(a.phases.map(\.exemplarDigest) == b.phases.map(\.exemplarDigest))
+        #expect(a.phases.map(\.predictionDigest) == b.phases.map(\.predictionDigest))
+        #expect(a.cnn == b.cnn && a.nme == b.nme)
+        #expect(!FileManager.default.fileExists(atPath: checkpoint.path), "the checkpoint is removed once the bundle is written")
+    }
+
+    /// LUCIR, iCaRL and LUCIR+AANets share phase 0: the second and third runs take it from
+    /// the content-addressed cache and their phase-0 digests equal the first run's.
+    @Test func methodsWithTheSamePhaseZeroShareIt() throws {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("cilbench-phase0-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        var digests: [UInt64] = []
+        for (i, method) in [["--method", "lucir"], ["--method", "icarl"], ["--method", "lucir", "--aanets"]].enumerated() {
+            let (process, err) = try Self.start(["--out", out], method: method, settings: [])
+            let log = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 0)
+            #expect(log.contains("phase 0 from the cache") == (i > 0), "run \(i): \(log.suffix(300))")
+            let label = method.count == 3 ? "lucir+aanets" : method[1]
+            let result = try ResultBundle.read(path: "\(out)/smoke/\(label)/seed-1993.tar.zst")
+            digests.append(result.phases[0].parameterDigest)
+        }
+        #expect(Set(digests).count == 1)
+    }
+}
