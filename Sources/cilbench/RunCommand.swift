@@ -43,6 +43,11 @@ struct RunCommand: ParsableCommand {
         let runner = try Runner(configuration: plan.configuration, method: plan.method, engine: engine)
         let folder = URL(fileURLWithPath: out).appendingPathComponent(file.name).appendingPathComponent(plan.variantName)
         let checkpointURL = folder.appendingPathComponent("seed-\(seed).checkpoint")
+        // Fail before training, not after it, when the results could not be written.
+        do { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) } catch {
+            throw HarnessError.unwritable(folder.path, reason: "cannot create the output folder")
+        }
+        guard access(folder.path, W_OK) == 0 else { throw HarnessError.unwritable(folder.path, reason: "the output folder is not writable") }
 
         let phaseZeroKey = plan.phaseZeroKey(threads: threads, build: BuildInfo.gitRevision)
         let phaseZeroURL = URL(fileURLWithPath: out).appendingPathComponent(".phase0-cache").appendingPathComponent("\(phaseZeroKey).checkpoint")

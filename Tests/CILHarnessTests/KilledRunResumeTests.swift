@@ -89,3 +89,34 @@ struct KilledRunResumeTests {
         #expect(Set(digests).count == 1)
     }
 }
+
+/// `cilbench run` refuses bad input with one error line and exit code 2, before training.
+@Suite(.enabled(if: cilbench != nil, "cilbench executable not found next to the test bundle"))
+struct RunCommandErrorTests {
+    static func run(_ arguments: [String]) throws -> (status: Int32, stderr: String) {
+        let process = Process()
+        process.executableURL = cilbench!.executable
+        process.arguments = ["run", "--protocols", cilbench!.protocols] + arguments
+        let err = Pipe()
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = err
+        try process.run()
+        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, text)
+    }
+
+    @Test(arguments: [
+        (["smoke", "--method", "nope"], "unknown method 'nope'"),
+        (["nope", "--method", "lucir"], "unknown protocol"),
+        (["smoke", "--method", "lucir", "--set", "classes.base=3"], "do not divide"),
+        (["smoke", "--method", "lucir", "--out", "/proc/cilbench-cannot-write"], "cannot create the output folder"),
+        (["cifar100-b50-5", "--method", "lucir", "--data-root", "/nonexistent-cilbench"], "/nonexistent-cilbench"),
+    ])
+    func badInputIsOneErrorLine(arguments: [String], message: String) throws {
+        let (status, stderr) = try Self.run(arguments)
+        #expect(status == 2)
+        let lines = stderr.split(separator: "\n")
+        #expect(lines.count == 1 && lines[0].hasPrefix("error: ") && stderr.contains(message), "\(stderr)")
+    }
+}
