@@ -24,7 +24,19 @@ public final class Sequential: Module {
 
     public func forward(_ g: Graph, _ x: Var, mode: Mode) throws -> Var {
         var h = x
-        for m in modules { h = try m.forward(g, h, mode: mode) }
+        var i = 0
+        while i < modules.count {
+            // A convolution followed by batch norm folds into one kernel when nothing needs
+            // gradients (see FoldedInference.swift).
+            if g.foldsBatchNorm(mode), g[h].dtype == .float32, i + 1 < modules.count,
+               let conv = modules[i] as? Conv2D, let bn = modules[i + 1] as? BatchNorm {
+                h = try g.foldedConvBatchNorm(h, conv: conv, bn: bn, residual: nil, relu: bn.fusedReLU)
+                i += 2
+                continue
+            }
+            h = try modules[i].forward(g, h, mode: mode)
+            i += 1
+        }
         return h
     }
 

@@ -38,6 +38,11 @@ public final class BasicBlock: Module {
     }
 
     public func forward(_ g: Graph, _ x: Var, mode: Mode) throws -> Var {
+        if g.foldsBatchNorm(mode), g[x].dtype == .float32 {
+            let identity = try shortcut.map { try g.foldedConvBatchNorm(x, conv: $0.conv, bn: $0.bn, residual: nil, relu: false) } ?? x
+            let h = try g.foldedConvBatchNorm(x, conv: conv1, bn: bn1, residual: nil, relu: bn1.fusedReLU)
+            return try g.foldedConvBatchNorm(h, conv: conv2, bn: bn2, residual: identity, relu: finalReLU)
+        }
         var h = try bn1.forward(g, conv1.forward(g, x, mode: mode), mode: mode)
         h = try bn2.forward(g, conv2.forward(g, h, mode: mode), mode: mode)
         let identity = try shortcut.map { try $0.bn.forward(g, $0.conv.forward(g, x, mode: mode), mode: mode) } ?? x

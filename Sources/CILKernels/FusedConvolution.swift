@@ -1,0 +1,127 @@
+import CDNNL
+
+/// Evaluation-mode convolution with the batch norm that follows it folded in: a bias per
+/// output channel, an optional residual added in place (oneDNN's sum post-op) and an
+/// optional ReLU (eltwise post-op), in one pass over the output. Teacher forwards and test
+/// evaluation run through it, which is why it has no backward.
+extension ComputeEngine {
+    /// y = [relu](conv(x, W) + b [+ residual]) for NHWC `x`, OIHW `W`, bias [O].
+    public func conv2dInference(_ input: Tensor, weight: Tensor, bias: Tensor, stride: Int, padding: Int,
+                                residual: Tensor?, relu: Bool) throws -> Tensor {
+        guard input.layout == .nhwc, weight.layout == .oihw, input.rank == 4, weight.rank == 4, input.shape[3] == weight.shape[1],
+              bias.count == weight.shape[0], input.dtype == weight.dtype, bias.dtype == input.dtype else {
+            throw KernelError.invalidArgument("conv2dInference: input \(input.shape) \(input.layout), weight \(weight.shape) \(weight.layout), bias \(bias.shape)")
+        }
+        let g = Conv2DGeometry(input: input.shape, weight: weight.shape, stride: stride, padding: padding)
+        try g.validate()
+        if let residual, residual.shape != g.outputShape || residual.dtype != input.dtype {
+            throw KernelError.invalidArgument("conv2dInference: residual \(residual.shape) for output \(g.outputShape)")
+        }
+        var out = Tensor(uninitialized: g.outputShape, dtype: input.dtype, layout: .nhwc)
+        if usesReference(input.dtype) || out.count == 0 || g.inChannels == 0 {
+            ReferenceConvolution.forward(input, weight, &out, g)
+            switch input.dtype {
+            case .float32: Reference.biasResidualReLU(Float.self, &out, bias, residual, relu)
+            case .float64: Reference.biasResidualReLU(Double.self, &out, bias, residual, relu)
+            }
+        } else {
+            let key = "conv2d_inference|\(g)|sum=\(residual != nil)|relu=\(relu)"
+            let plan: FusedConvPrimitive
+            if let cached = primitiveCache[key] as? FusedConvPrimitive { plan = cached } else {
+                plan = try FusedConvPrimitive(g, sum: residual != nil, relu: relu, engine: dnnlEngine)
+                primitiveCache[key] = plan
+            }
+            if let residual { out.storage.raw.copyMemory(from: residual.storage.raw, byteCount: residual.count * 4) }
+            try plan.run(self, input: input.storage.raw, weight: weight.storage.raw, bias: bias.storage.raw, out: out.storage.raw)
+        }
+        record("conv2d.inference", inputs: [input, weight, bias] + (residual.map { [$0] } ?? []), output: out)
+        return out
+    }
+}
+
+extension Reference {
+    static func biasResidualReLU<T: KernelScalar>(_: T.Type, _ out: inout Tensor, _ bias: Tensor, _ residual: Tensor?, _ relu: Bool) {
+        let po = out.mutableScalars(T.self), pb = bias.scalars(T.self)
+        let r = residual?.scalars(T.self)
+        let c = pb.count
+        for i in 0..<po.count {
+            var v = po[i] + pb[i % c]
+            if let r { v += r[i] }
+            po[i] = relu ? max(v, 0) : v
+        }
+    }
+}
+
+/// The cached forward-inference primitive of one geometry and epilogue, with a reorder of
+/// the plain OIHW weights into the layout oneDNN chose.
+final class FusedConvPrimitive {
+    let conv: DNNLOp
+    private let src: DNNLMemory, plainWeights: DNNLMemory, bias: DNNLMemory, dst: DNNLMemory
+    private let weights: DNNLMemory?
+    private let reorder: DNNLOp?
+
+    init(_ g: Conv2DGeometry, sum: Bool, relu: Bool, engine: dnnl_engine_t) throws {
+        var srcMD = try dnnlMemoryDesc([g.batch, g.inChannels, g.height, g.width], dnnl_nhwc)
+        var dstMD = try dnnlMemoryDesc([g.batch, g.outChannels, g.outHeight, g.outWidth], dnnl_nhwc)
+        var anyWeightsMD = try dnnlMemoryDesc(g.weightShape, dnnl_format_tag_any)
+        var biasMD = try dnnlMemoryDesc([g.outChannels], dnnl_a)
+        let plainWeightsMD = try dnnlMemoryDesc(g.weightShape, dnnl_oihw)
+        let strides: [Int64] = [Int64(g.stride), Int64(g.stride)]
+        let pad: [Int64] = [Int64(g.padding), Int64(g.padding)]
+
+        var postOps: dnnl_post_ops_t?
+        try dnnlCheck(dnnl_post_ops_create(&postOps), "dnnl_post_ops_create")
+        defer { dnnl_post_ops_destroy(postOps) }
+        if sum { try dnnlCheck(dnnl_post_ops_append_sum(postOps, 1), "dnnl_post_ops_append_sum") }
+        if relu { try dnnlCheck(dnnl_post_ops_append_eltwise(postOps, 1, dnnl_eltwise_relu, 0, 0), "dnnl_post_ops_append_eltwise") }
+
+        let pd: dnnl_primitive_desc_t = try withUserScratchpadAttr { attr in
+            try dnnlCheck(dnnl_primitive_attr_set_post_ops(attr, postOps), "dnnl_primitive_attr_set_post_ops")
+            var lastStatus = dnnl_success
+            for alg in [dnnl_convolution_direct, dnnl_convolution_auto] {
+                var desc = dnnl_convolution_desc_t()
+                lastStatus = dnnl_convolution_forward_desc_init(&desc, dnnl_forward_inference, alg, &srcMD, &anyWeightsMD, &biasMD, &dstMD, strides, pad, pad)
+                guard lastStatus == dnnl_success else { continue }
+                var pd: dnnl_primitive_desc_t?
+                lastStatus = dnnl_primitive_desc_create(&pd, &desc, attr, engine, nil)
+                if lastStatus == dnnl_success, let pd { return pd }
+            }
+            throw KernelError.dnnl(call: "fused inference convolution for \(g)", status: Int32(lastStatus.rawValue))
+        }
+        var pdOwned = true
+        do {
+            guard let chosenMD = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0) else {
+                throw KernelError.dnnl(call: "dnnl_primitive_desc_query_md(weights)", status: Int32(dnnl_runtime_error.rawValue))
+            }
+            var chosen = chosenMD.pointee, plain = plainWeightsMD
+            let needsReorder = dnnl_memory_desc_equal(&chosen, &plain) == 0
+            src = try DNNLMemory(srcMD, engine: engine, allocate: false)
+            plainWeights = try DNNLMemory(plainWeightsMD, engine: engine, allocate: false)
+            bias = try DNNLMemory(biasMD, engine: engine, allocate: false)
+            dst = try DNNLMemory(dstMD, engine: engine, allocate: false)
+            let ownWeights = needsReorder ? try DNNLMemory(chosen, engine: engine, allocate: true) : nil
+            weights = ownWeights
+            pdOwned = false
+            conv = try DNNLOp(pd: pd, engine: engine, args: [(DNNL_ARG_SRC, src), (DNNL_ARG_WEIGHTS, ownWeights ?? plainWeights),
+                                                             (DNNL_ARG_BIAS, bias), (DNNL_ARG_DST, dst)])
+            if let ownWeights {
+                reorder = try dnnlReorder(from: plainWeights, plainWeightsMD, to: ownWeights, chosen, engine: engine)
+            } else {
+                reorder = nil
+            }
+        } catch {
+            if pdOwned { dnnl_primitive_desc_destroy(pd) }
+            throw error
+        }
+    }
+
+    func run(_ engine: ComputeEngine, input: UnsafeMutableRawPointer, weight: UnsafeMutableRawPointer,
+             bias biasPointer: UnsafeMutableRawPointer, out: UnsafeMutableRawPointer) throws {
+        try src.bind(input)
+        try plainWeights.bind(weight)
+        try bias.bind(biasPointer)
+        try dst.bind(out)
+        if let reorder { try reorder.execute(engine.dnnlStream) }
+        try conv.execute(engine.dnnlStream)
+    }
+}
