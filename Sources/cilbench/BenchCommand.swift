@@ -33,7 +33,7 @@ struct BenchCommand: ParsableCommand {
         var results: [(TrainingStepCase, Double, Double)] = []
         if !json {
             let env = engine.environment
-            print("# cilbench bench: batch \(batch), threads \(threads), oneDNN \(env["onednn_version"] ?? "?") ISA \(env["onednn_isa"] ?? "?"), OpenBLAS \(env["openblas_core"] ?? "?"), \(steps) timed steps (median)")
+            print("# cilbench bench: batch \(batch), threads \(threads), oneDNN \(env["onednn_version"] ?? "?") ISA \(env["onednn_isa"] ?? "?"), OpenBLAS \(env["openblas_core"] ?? "?"), OMP_WAIT_POLICY \(env["omp_wait_policy"] ?? "?"), \(steps) timed steps (median)")
             print("| case | ms/batch | images/s |")
             print("|---|---|---|")
         }

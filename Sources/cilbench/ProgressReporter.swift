@@ -16,7 +16,7 @@ final class ProgressReporter {
             emit("phase \(phase + 1)/\(phases): training on \(images) images", final: true)
         case .epochFinished(let phase, let record, let epochs):
             let elapsed = Date().timeIntervalSince(started)
-            var line = "phase \(phase + 1)/\(phases) epoch \(record.epoch + 1)/\(epochs)  loss \(String(format: "%.4f", record.losses["loss"] ?? .nan))  lr \(String(format: "%.2g", record.learningRate))  \(String(format: "%.0f", record.imagesPerSecond)) img/s  elapsed \(Self.clock(elapsed))"
+            var line = "phase \(phase + 1)/\(phases) epoch \(record.epoch + 1)/\(epochs)  loss \(String(format: "%.4f", record.losses["loss"] ?? .nan))  lr \(String(format: "%.2g", record.learningRate))  \(String(format: "%.0f", record.imagesPerSecond)) img/s  elapsed \(Self.clock(elapsed))  phase ETA \(Self.clock(Double(epochs - record.epoch - 1) * record.seconds))"
             if let alphas = record.alphas { line += "  α " + alphas.map { String(format: "%.6f", $0) }.joined(separator: "/") }
             emit(line, final: !interactive || record.epoch + 1 == epochs)
         case .phaseFinished(let record):
