@@ -18,6 +18,8 @@ public struct Checkpoint: Codable, Equatable {
     public var parameters: [SavedParameter]
     public var memory: [[Int]]
     public var records: [PhaseOutcome]
+    /// Training images a method replaced (Mnemonics), kept so a resumed run sees them.
+    public var replacedImages: [ReplacedImage] = []
     /// Digest of the parameter values as written, checked on every read: a checkpoint that
     /// does not reproduce it is refused rather than silently continued from.
     public var payloadDigest: String = ""
@@ -29,6 +31,31 @@ public struct Checkpoint: Codable, Equatable {
         public var isTrainable: Bool
         /// Byte offset of the float32 values in the file's payload.
         public var offset: Int
+    }
+
+    public struct ReplacedImage: Codable, Equatable {
+        public var index: Int
+        public var pixels: [UInt8]
+
+        public init(index: Int, pixels: [UInt8]) {
+            self.index = index
+            self.pixels = pixels
+        }
+
+        enum CodingKeys: String, CodingKey { case index, pixels }
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            index = try c.decode(Int.self, forKey: .index)
+            guard let data = Data(base64Encoded: try c.decode(String.self, forKey: .pixels)) else {
+                throw DecodingError.dataCorruptedError(forKey: .pixels, in: c, debugDescription: "replaced image \(index) is not base64")
+            }
+            pixels = [UInt8](data)
+        }
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(index, forKey: .index)
+            try c.encode(Data(pixels).base64EncodedString(), forKey: .pixels)
+        }
     }
 
     static let magic = Array("CILCKPT1".utf8)

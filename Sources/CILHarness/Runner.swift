@@ -25,8 +25,10 @@ public final class Runner {
 
     let trainByPosition: [[Int]]
     let testByPosition: [[Int]]
-    let trainAssembler: BatchAssembler
-    let trainEvaluationAssembler: BatchAssembler
+    private(set) var trainAssembler: BatchAssembler
+    private(set) var trainEvaluationAssembler: BatchAssembler
+    /// Training images a method replaced (Mnemonics' optimised exemplars), by index.
+    public private(set) var imageOverrides: [Int: [UInt8]] = [:]
     let testAssembler: BatchAssembler
 
     public init(configuration: RunConfiguration, method: any IncrementalMethod, engine: ComputeEngine) throws {
@@ -45,10 +47,22 @@ public final class Runner {
         testAssembler = BatchAssembler(source: configuration.test, preprocessing: configuration.testPreprocessing, seed: configuration.seed, labelMap: map)
     }
 
-    func adopt(network: Network, memory: ExemplarMemory, records: [PhaseOutcome]) {
+    func adopt(network: Network, memory: ExemplarMemory, records: [PhaseOutcome], imageOverrides: [Int: [UInt8]] = [:]) {
         self.network = network
         self.memory = memory
         self.records = records
+        setImageOverrides(imageOverrides)
+    }
+
+    /// The backbone architecture this run trains: the protocol's, or the method's variant of it.
+    var architecture: ResNetArchitecture { method.backbone(for: configuration.backbone) }
+
+    func setImageOverrides(_ overrides: [Int: [UInt8]]) {
+        imageOverrides = overrides
+        let source: any ImageSource = overrides.isEmpty ? configuration.train : OverlaidImageSource(base: configuration.train, overrides: overrides)
+        let map = configuration.classOrder.labelToPosition
+        trainAssembler = BatchAssembler(source: source, preprocessing: configuration.trainPreprocessing, seed: configuration.seed, labelMap: map)
+        trainEvaluationAssembler = BatchAssembler(source: source, preprocessing: configuration.testPreprocessing, seed: configuration.seed, labelMap: map)
     }
 
     func phaseOf(position: Int) -> Int {
@@ -96,7 +110,7 @@ public final class Runner {
                 network.backbone = AANetsBackbone(phaseZero: plain, initialAlpha: aanets.initialAlpha)
             }
         } else {
-            let backbone = ResNet(configuration.backbone, inputChannels: configuration.inputChannels, seed: configuration.seed)
+            let backbone = ResNet(architecture, inputChannels: configuration.inputChannels, seed: configuration.seed)
             network = Network(backbone: backbone, head: method.makeHead(featureDimension: backbone.featureDimension, classes: newPositions.count, seed: configuration.seed))
             self.network = network
         }
@@ -127,6 +141,7 @@ public final class Runner {
                 let g = Graph(engine: engine)
                 let loss = try method.loss(g, network: network, batch: TrainingBatch(images: batch.images, labels: labels), context: context)
                 try g.backward(from: loss)
+                if let limit = method.gradientClamp { clampGradients(network.parameters, limit: limit) }
                 sgd.step(network.parameters)
                 lossSum += g[loss].scalarValue * Double(labels.count)
                 seenImages += labels.count
@@ -152,7 +167,10 @@ public final class Runner {
                 memory.append(rankedIndices: Herding.rank(features, count: context.exemplarsPerClass).map { trainByPosition[position][$0] })
             }
         }
-        var record = try evaluate(network: network, phase: k, seen: seen, extractor: extractor)
+        try method.afterExemplarSelection(context, network: network, data: RunnerPhaseData(runner: self, phase: k, seen: seen))
+        // A method may have replaced images (Mnemonics): class means must see the new ones.
+        let evaluationExtractor = FeatureExtractor(engine: engine, assembler: trainEvaluationAssembler, batchSize: configuration.evaluationBatchSize)
+        var record = try evaluate(network: network, phase: k, seen: seen, extractor: evaluationExtractor)
         record.epochs = epochs
         record.record.wallSeconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
         records.append(record)
@@ -205,7 +223,26 @@ public final class Runner {
         }
         let predictionDigest = (cnnPredictions + nmePredictions).reduce(Digest.fnv1a("predictions")) { Digest.combine($0, UInt64($1)) }
         let record = PhaseRecord(phase: k, classesSeen: seen, wallSeconds: 0, parameterDigest: parameterDigest(network.parameters),
-                                 exemplarDigest: memory.digest(seenClasses: seen), predictionDigest: predictionDigest)
+                                 exemplarDigest: exemplarDigest(seen: seen), predictionDigest: predictionDigest)
         return PhaseOutcome(record: record, cnnCorrect: cnn.correct, nmeCorrect: nme?.correct, testImages: cnn.total, epochs: [])
+    }
+}
+
+extension Runner {
+    /// The kept exemplars' indices and, when a method replaced images, their pixels too.
+    func exemplarDigest(seen: Int) -> UInt64 {
+        let indices = memory.digest(seenClasses: seen)
+        guard !imageOverrides.isEmpty else { return indices }
+        return imageOverrides.keys.sorted().reduce(Digest.combine(indices, Digest.fnv1a("replaced-images"))) { h, index in
+            imageOverrides[index]!.withUnsafeBytes { Digest.combine(Digest.combine(h, UInt64(index)), Digest.bytes($0.baseAddress!, count: $0.count)) }
+        }
+    }
+
+    /// Clamps every gradient to [−limit, limit] (PODNet's `clamp_(-5, 5)`).
+    func clampGradients(_ parameters: [Parameter], limit: Double) {
+        for p in parameters {
+            guard let gradient = p.gradient else { continue }
+            p.gradient = engine.unary(.clamp(min: -limit, max: limit), gradient)
+        }
     }
 }

@@ -9,7 +9,8 @@ extension Runner {
             Checkpoint.SavedParameter(name: $0.name, shape: $0.value.shape, layout: $0.value.layout, isTrainable: $0.isTrainable, offset: 0)
         }
         let checkpoint = Checkpoint(runFingerprint: runFingerprint, finishedPhases: records.count, head: network.head.structure,
-                                    dualBranch: network.backbone is AANetsBackbone, parameters: saved, memory: memory.ranked, records: records)
+                                    dualBranch: network.backbone is AANetsBackbone, parameters: saved, memory: memory.ranked, records: records,
+                                    replacedImages: imageOverrides.keys.sorted().map { Checkpoint.ReplacedImage(index: $0, pixels: imageOverrides[$0]!) })
         return (checkpoint, parameters.map(\.value))
     }
 
@@ -20,7 +21,7 @@ extension Runner {
         guard checkpoint.runFingerprint == runFingerprint else {
             throw HarnessError.mismatch("checkpoint belongs to another run (fingerprint \(checkpoint.runFingerprint), this run \(runFingerprint))")
         }
-        let plain = ResNet(configuration.backbone, inputChannels: configuration.inputChannels, seed: configuration.seed)
+        let plain = ResNet(architecture, inputChannels: configuration.inputChannels, seed: configuration.seed)
         let backbone: any Backbone = checkpoint.dualBranch
             ? AANetsBackbone(phaseZero: plain, initialAlpha: configuration.aanets?.initialAlpha ?? 0.5) : plain
         let rebuilt = Network(backbone: backbone, head: checkpoint.head.makeHead())
@@ -39,6 +40,7 @@ extension Runner {
             p.value = value.reshaped(value.shape, layout: p.value.layout)
             p.isTrainable = entry.isTrainable
         }
-        adopt(network: rebuilt, memory: ExemplarMemory(policy: configuration.memory, ranked: checkpoint.memory), records: checkpoint.records)
+        adopt(network: rebuilt, memory: ExemplarMemory(policy: configuration.memory, ranked: checkpoint.memory), records: checkpoint.records,
+              imageOverrides: Dictionary(checkpoint.replacedImages.map { ($0.index, $0.pixels) }, uniquingKeysWith: { a, _ in a }))
     }
 }

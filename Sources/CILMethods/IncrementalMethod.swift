@@ -50,6 +50,30 @@ public enum TrainingData: Sendable {
     case allSeenClasses
 }
 
+/// Augmented training batches, one at a time, in an order fixed by the run's seed.
+public protocol TrainingBatchSource: AnyObject {
+    func next() throws -> TrainingBatch?
+}
+
+/// What a method may reach of the training split once its phase's epochs are over and the
+/// harness has selected this phase's exemplars: class-balanced finetuning (LUCIR, PODNet)
+/// and Mnemonics' exemplar optimisation work here. The test split is not reachable.
+public protocol PhaseData: AnyObject {
+    /// Kept exemplars (training-set indices) of every seen class, by learning position.
+    var exemplars: [[Int]] { get }
+    /// Every training-set index of the seen class at `position`.
+    func trainingIndices(ofClass position: Int) throws -> [Int]
+    /// Augmented training batches over `indices` (labels are learning positions), shuffled
+    /// or not; randomness keyed by (seed, `purpose`, phase, `epoch`, sample).
+    func batches(indices: [Int], batchSize: Int, purpose: String, epoch: Int, shuffle: Bool) throws -> any TrainingBatchSource
+    /// The training images at `indices` with the test transform (normalised NHWC).
+    func images(at indices: [Int]) throws -> Tensor
+    /// Replaces the stored training images at `indices` with `images` (normalised NHWC, as
+    /// `images(at:)` returns them): de-normalised and rounded to uint8 as the Mnemonics code
+    /// writes them back; every later batch, class mean, checkpoint and digest uses them.
+    func replaceImages(at indices: [Int], with images: Tensor) throws
+}
+
 /// The plug-in contract of a class-incremental method. The harness owns data, exemplar
 /// selection, evaluation (CNN and NME), metrics and bundles; a method decides the head, what
 /// happens when a phase begins and ends, and the loss of a batch. AANets is not a method but
@@ -77,6 +101,13 @@ public protocol IncrementalMethod: AnyObject {
     func loss(_ g: Graph, network: Network, batch: TrainingBatch, context: PhaseContext) throws -> Var
     /// Called after the phase's epochs, before exemplar selection and evaluation.
     func endPhase(_ context: PhaseContext, network: Network) throws
+    /// Called after this phase's exemplars are selected, before evaluation.
+    func afterExemplarSelection(_ context: PhaseContext, network: Network, data: any PhaseData) throws
+    /// Each gradient is clamped to [−c, c] before the optimiser step (PODNet: 5); nil: no clamp.
+    var gradientClamp: Double? { get }
+    /// The backbone the method trains when the protocol names `architecture` (PODNet
+    /// swaps in its own ResNet variants, §3.3).
+    func backbone(for architecture: ResNetArchitecture) -> ResNetArchitecture
     /// What phase 0 of this method computes (head, loss, settings that matter there). Runs
     /// whose methods give the same signature share a cached phase 0, as the reference
     /// code's `--resume_fg` lets LUCIR, iCaRL and their AANets versions do.
@@ -87,6 +118,9 @@ extension IncrementalMethod {
     public var usesExemplars: Bool { true }
     public var trainingData: TrainingData { .newClassesAndExemplars }
     public func endPhase(_ context: PhaseContext, network: Network) throws {}
+    public func afterExemplarSelection(_ context: PhaseContext, network: Network, data: any PhaseData) throws {}
+    public var gradientClamp: Double? { nil }
+    public func backbone(for architecture: ResNetArchitecture) -> ResNetArchitecture { architecture }
     /// By default a method shares phase 0 with nobody but itself at the same settings.
     public var phaseZeroSignature: String {
         Self.name + "|" + resolvedSettings.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
