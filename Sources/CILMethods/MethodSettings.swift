@@ -33,11 +33,26 @@ public struct MethodSettings: Sendable, Equatable {
         return text
     }
 
-    /// Throws if any key is not among `known`.
+    /// The `fidelity` every method accepts (aanets-protocol.md §10): `reference` copies the
+    /// reference code's quirks, `corrected` does what the papers describe.
+    public func fidelity() throws -> Fidelity {
+        Fidelity(rawValue: try string(Fidelity.settingKey, default: Fidelity.reference.rawValue, allowed: Fidelity.allCases.map(\.rawValue))) ?? .reference
+    }
+
+    /// Throws if any key is not among `known` (`fidelity` is known to every method).
     public func rejectUnknown(_ known: [String], method: String) throws {
+        let known = known + [Fidelity.settingKey]
         let unknown = values.keys.filter { !known.contains($0) }.sorted()
         if let first = unknown.first { throw MethodError.unknownSetting(method: method, key: first, known: known.sorted()) }
     }
+}
+
+/// Whether a run copies the reference code's quirks (G1 channel-reversal "flip" in class
+/// means, G3 α-gradient accumulation, G8 PODNet's NCA, G13 balanced set drawn with
+/// replacement) or does what the papers describe. The default is `reference`.
+public enum Fidelity: String, Sendable, Codable, CaseIterable {
+    case reference, corrected
+    public static let settingKey = "fidelity"
 }
 
 public enum MethodError: Error, CustomStringConvertible, Equatable {
