@@ -11,6 +11,9 @@ public struct BundleDiff: Sendable {
         case withinTolerance
         /// At least one per-phase value differs by more than the tolerance.
         case outsideTolerance
+        /// Same environment as the baseline (per the policy), but the digests differ from
+        /// this phase on: the code changed what it computes.
+        case digestsDiffer(firstPhase: Int)
         /// Different protocol fingerprints or phase structure: no comparison is made.
         case notComparable(String)
 
@@ -18,7 +21,7 @@ public struct BundleDiff: Sendable {
         public var exitCode: Int32 {
             switch self {
             case .identical, .withinTolerance: return 0
-            case .outsideTolerance: return 1
+            case .outsideTolerance, .digestsDiffer: return 1
             case .notComparable: return 2
             }
         }
@@ -46,6 +49,35 @@ public struct BundleDiff: Sendable {
     /// Whether parameter, exemplar and prediction digests all match.
     public var digestsMatch: Bool
     public var notes: [String]
+    /// The policy the verdict followed, if any, and whether its exact regime applied.
+    public var policy: DiffPolicy?
+    public var exactRegime = false
+
+    /// Judges by a stored policy: digests must match where the environment matches the
+    /// baseline's, accuracies must lie within the policy's tolerance elsewhere.
+    public init(candidate c: RunResult, baseline b: RunResult, policy: DiffPolicy) {
+        let differences = policy.environmentDifferences(c.environment, b.environment)
+        self.init(candidate: c, baseline: b, tolerance: policy.tolerancePoints)
+        self.policy = policy
+        if c.protocolName != policy.protocolName {
+            notes.append("policy \(policy.path) is for protocol \(policy.protocolName), not \(c.protocolName)")
+        }
+        if case .notComparable = verdict { return }
+        if differences.isEmpty {
+            exactRegime = true
+            notes.append("environment matches the baseline's on \(policy.exactWhen.joined(separator: ", ")): digests must match")
+            let mine = c.phases.map { [$0.parameterDigest, $0.exemplarDigest, $0.predictionDigest] }
+            let theirs = b.phases.map { [$0.parameterDigest, $0.exemplarDigest, $0.predictionDigest] }
+            let common = min(mine.count, theirs.count)
+            if let first = (0..<common).first(where: { mine[$0] != theirs[$0] }) ?? (mine.count == theirs.count ? nil : common) {
+                verdict = .digestsDiffer(firstPhase: first)
+            } else if verdict == .withinTolerance {
+                verdict = .identical   // equal digests: any accuracy difference would be a bug in the bundle
+            }
+        } else {
+            notes.append("environment differs from the baseline's (\(differences.joined(separator: "; "))): accuracies must lie within \(policy.tolerancePoints) points")
+        }
+    }
 
     public init(candidate c: RunResult, baseline b: RunResult, tolerance: Double) {
         self.tolerance = tolerance
@@ -99,6 +131,7 @@ public struct BundleDiff: Sendable {
             return String(format: "%+.2f", delta) + mark
         }
         var out = "run:      \(candidateLabel)\nbaseline: \(baselineLabel)\n"
+        if let policy { out += "policy:   \(policy.path.isEmpty ? "(given)" : policy.path)\n" }
         for note in notes { out += "note: \(note)\n" }
         if case .notComparable(let why) = verdict {
             return out + "verdict: NOT COMPARABLE: \(why)\n"
@@ -114,6 +147,7 @@ public struct BundleDiff: Sendable {
         case .identical: out += "verdict: IDENTICAL accuracies\n"
         case .withinTolerance: out += "verdict: WITHIN TOLERANCE (largest deviation \(f(largestDeviation)) ≤ \(f(tolerance)) points)\n"
         case .outsideTolerance: out += "verdict: OUTSIDE TOLERANCE (largest deviation \(f(largestDeviation)) > \(f(tolerance)) points; marked !)\n"
+        case .digestsDiffer(let phase): out += "verdict: CHANGED: same environment as the baseline, but the digests differ from phase \(phase) on (largest accuracy deviation \(f(largestDeviation)) points)\n"
         case .notComparable: break
         }
         return out
