@@ -82,3 +82,65 @@ public struct DiffPolicy: Sendable, Equatable {
         }
     }
 }
+
+extension DiffPolicy {
+    /// Derives a protocol's tolerance from runs of several seeds: for every variant with at
+    /// least two seeds, every phase and every series (CNN and NME on all seen classes and on
+    /// the phase-0 classes), the sample standard deviation over seeds; the tolerance is two
+    /// pooled standard deviations (root mean variance), rounded up to half a point. Results
+    /// of one seed only, or of another protocol, are ignored.
+    public static func derive(protocolName: String, from results: [RunResult]) throws -> DiffPolicy {
+        let runs = results.filter { $0.protocolName == protocolName }
+        let byVariant = Dictionary(grouping: runs, by: \.methodLabel)
+        var variances: [Double] = [], largest = (std: 0.0, label: "")
+        var usedVariants: [String] = [], seeds = Set<Int>()
+        for label in byVariant.keys.sorted() {
+            let group = byVariant[label]!.sorted { $0.seed < $1.seed }
+            guard group.count >= 2 else { continue }
+            guard Set(group.map(\.protocolFingerprint)).count == 1 else {
+                throw HarnessError.mismatch("\(label) on \(protocolName): the seeds' runs have different protocol fingerprints")
+            }
+            usedVariants.append("\(label) (\(group.count) seeds)")
+            seeds.formUnion(group.map(\.seed))
+            for k in 0..<group[0].cnn.phaseCount {
+                var series: [(String, [Double])] = [
+                    ("CNN", group.map { $0.cnn.accuracyOnSeenClasses(afterPhase: k) }),
+                    ("CNN phase-0 classes", group.map { $0.cnn.phase0ClassAccuracy(afterPhase: k) }),
+                ]
+                if group.allSatisfy({ $0.nme != nil }) {
+                    series.append(("NME", group.map { $0.nme!.accuracyOnSeenClasses(afterPhase: k) }))
+                    series.append(("NME phase-0 classes", group.map { $0.nme!.phase0ClassAccuracy(afterPhase: k) }))
+                }
+                for (name, values) in series {
+                    let mean = values.reduce(0, +) / Double(values.count)
+                    let variance = values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(values.count - 1)
+                    variances.append(variance)
+                    if variance.squareRoot() > largest.std { largest = (variance.squareRoot(), "\(label) phase \(k) \(name)") }
+                }
+            }
+        }
+        guard !variances.isEmpty else {
+            throw HarnessError.mismatch("no variant of \(protocolName) has runs of two or more seeds: nothing to derive a tolerance from")
+        }
+        let pooled = (variances.reduce(0, +) / Double(variances.count)).squareRoot()
+        let tolerance = (2 * pooled * 2).rounded(.up) / 2
+        let derivation = String(format: "2 x pooled seed standard deviation (%.2f points) of every per-phase accuracy (CNN and NME, all seen and phase-0 classes) over seeds %@ of %@, rounded up to half a point; largest single standard deviation %.2f points (%@)",
+                                pooled, seeds.sorted().map(String.init).joined(separator: ", "), usedVariants.joined(separator: ", "), largest.std, largest.label)
+        return DiffPolicy(protocolName: protocolName, tolerancePoints: tolerance, derivation: derivation)
+    }
+
+    /// The policy as `policy.yaml` text.
+    public var yaml: String {
+        """
+        # How `cilbench diff` judges runs of \(protocolName) against the baselines in this folder.
+        # Written by `cilbench policy`; change it only in a reviewed commit.
+        protocol: \(protocolName)
+        # Where the run's environment equals the baseline's on these keys, every digest must match.
+        exact_when_environment_matches: [\(exactWhen.joined(separator: ", "))]
+        # Elsewhere, every per-phase accuracy (CNN, NME; all seen and phase-0 classes) within this many points.
+        tolerance_points: \(tolerancePoints)
+        derivation: "\(derivation.replacingOccurrences(of: "\"", with: "'"))"
+
+        """
+    }
+}

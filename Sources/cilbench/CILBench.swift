@@ -5,7 +5,7 @@ struct CILBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cilbench",
         abstract: "Class-incremental learning benchmarks, reproducible and checkable.",
-        subcommands: [RunCommand.self, ShowCommand.self, TableCommand.self, DiffCommand.self, ProtocolsCommand.self,
+        subcommands: [RunCommand.self, ShowCommand.self, TableCommand.self, DiffCommand.self, PolicyCommand.self, ProtocolsCommand.self,
                       BenchCommand.self, DataCommand.self, TrainDigestCommand.self])
 }
 

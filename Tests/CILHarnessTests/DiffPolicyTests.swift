@@ -49,4 +49,24 @@ import Testing
         #expect { try DiffPolicy.load(path: file.path) } throws: { "\($0)".contains("tolerance_points") }
         #expect(DiffPolicy.find(besideBaseline: "/nonexistent/a/b/c.tar.zst") == nil)
     }
+
+    @Test func toleranceIsTwoPooledSeedStandardDeviations() throws {
+        // Seeds differ only in the last phase's phase-0 classes: 20 vs 26 of 40 correct, so
+        // CNN on all seen classes 60 vs 66 % (variance 18) and on phase-0 classes 50 vs 65 %
+        // (variance 112.5); the other 10 of 12 series (3 phases x CNN/NME x all/phase-0) are
+        // equal. Pooled std = sqrt(130.5 / 12) = 3.298; 2 x 3.298 = 6.60 -> 7.0 points.
+        let runs = [try sampleResult(seed: 1), try sampleResult(seed: 2, cnnLast: [26, 15, 25]),
+                    try sampleResult(seed: 1, method: "finetune"), try sampleResult(seed: 1, protocolName: "other")]
+        let policy = try DiffPolicy.derive(protocolName: "smoke", from: runs)
+        #expect(policy.tolerancePoints == 7.0)
+        #expect(policy.derivation.contains("3.30") && policy.derivation.contains("lucir (2 seeds)"))
+        #expect(!policy.derivation.contains("finetune"))   // one seed only: no spread to measure
+        #expect(throws: HarnessError.self) { try DiffPolicy.derive(protocolName: "smoke", from: [runs[0]]) }
+        // The written file reads back as the same policy.
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("policy-\(UUID().uuidString).yaml")
+        defer { try? FileManager.default.removeItem(at: file) }
+        try policy.yaml.write(to: file, atomically: true, encoding: .utf8)
+        let loaded = try DiffPolicy.load(path: file.path)
+        #expect(loaded.tolerancePoints == 7.0 && loaded.exactWhen == DiffPolicy.defaultExactWhen && loaded.derivation == policy.derivation)
+    }
 }
