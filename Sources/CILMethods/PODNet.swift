@@ -10,53 +10,72 @@ import Foundation
 ///
 /// `fidelity: reference` computes the NCA as the code does (G8: δ cancels, the positive
 /// stays in the denominator, no hinge); `corrected` computes the paper's formula.
-/// Defaults are the CIFAR-100 values; the ImageNet protocols set λ_f 10, λ_c 8,
+/// Defaults are the CIFAR-100 values; the ImageNet protocols set pod_flat 10, pod_spatial 8,
 /// finetune_lr 0.01, finetune_batch_size 64 (and finetune_weight_decay 1e-4 on ImageNet-1k).
+/// The finetuning's batch size and weight decay are the run's own in the code; a method
+/// does not see the protocol's training section, so they are settings here.
 public final class PODNetCNN: IncrementalMethod {
     public static let name = "podnet"
     public static let summary = "PODNet-CNN: LSC head (10 proxies), NCA, POD-spatial + POD-flat, k-means imprinting, grad clamp 5, balanced finetuning"
-    public static let settingKeys = ["proxies", "nca_margin", "nca_initial_scale", "pod_spatial_factor", "pod_flat_factor", "gradient_clamp",
-                                     "finetune_epochs", "finetune_lr", "finetune_batch_size", "finetune_weight_decay"]
+    /// The protocol files' vocabulary (protocols/README.md, `podnet` block).
+    public static let settingKeys = ["classifier", "proxies_per_class", "distance", "scale_init", "nca_margin", "pod_flat", "pod_spatial",
+                                     "freeze_old_head", "imprint_centres", "gradient_clamp", "finetune_epochs", "finetune_lr",
+                                     "finetune_batch_size", "finetune_weight_decay", "eval_classifier"]
 
     public let proxies: Int
     public let margin: Double
+    /// η's initial value.
     public let initialScale: Double
+    /// λ_c and λ_f, before the √(n_seen/n_task) schedule.
     public let spatialFactor: Double
     public let flatFactor: Double
     public let clamp: Double
     public let fidelity: Fidelity
+    /// The classifier the paper reports (CNN); the harness records both.
+    public let evalClassifier: String
     public let finetuning: BalancedFinetuning
     var teacher: Teacher?
     /// √(n_seen/n_task) of the current phase.
     var schedule = 1.0
 
     public init(settings: MethodSettings) throws {
-        proxies = try settings.int("proxies", default: 10)
+        _ = try settings.string("classifier", default: "lsc", allowed: ["lsc"])
+        _ = try settings.string("distance", default: "neg_stable_cosine", allowed: ["neg_stable_cosine"])
+        guard try settings.bool("freeze_old_head", default: true) else {
+            throw MethodError.unsupported("podnet: freeze_old_head false is not offered; PODNet gives old proxies lr 0 (§5.3)")
+        }
+        proxies = try settings.int("proxies_per_class", default: 10)
+        guard proxies >= 1 else { throw MethodError.badSetting(key: "proxies_per_class", value: "\(proxies)", expected: "at least 1") }
+        // The code clusters into `proxy_per_class` centres: one centre per proxy.
+        let centres = try settings.int("imprint_centres", default: proxies)
+        guard centres == proxies else {
+            throw MethodError.badSetting(key: "imprint_centres", value: "\(centres)", expected: "equal to proxies_per_class (\(proxies)): k-means gives one centre per proxy")
+        }
         margin = try settings.double("nca_margin", default: 0.6)
-        initialScale = try settings.double("nca_initial_scale", default: 1)
-        spatialFactor = try settings.double("pod_spatial_factor", default: 3)
-        flatFactor = try settings.double("pod_flat_factor", default: 1)
+        initialScale = try settings.double("scale_init", default: 1)
+        spatialFactor = try settings.double("pod_spatial", default: 3)
+        flatFactor = try settings.double("pod_flat", default: 1)
         clamp = try settings.double("gradient_clamp", default: 5)
         fidelity = try settings.fidelity()
+        evalClassifier = try settings.string("eval_classifier", default: "cnn", allowed: ["cnn", "nme"])
         let epochs = try settings.int("finetune_epochs", default: 20)
         let lr = try settings.double("finetune_lr", default: 0.05)
         let batch = try settings.int("finetune_batch_size", default: 128)
         let decay = try settings.double("finetune_weight_decay", default: 5e-4)
-        guard proxies >= 1 else { throw MethodError.badSetting(key: "proxies", value: "\(proxies)", expected: "at least 1") }
         guard clamp > 0 else { throw MethodError.badSetting(key: "gradient_clamp", value: "\(clamp)", expected: "a positive number") }
         guard epochs >= 0 else { throw MethodError.badSetting(key: "finetune_epochs", value: "\(epochs)", expected: "0 or more") }
         guard batch >= 1 else { throw MethodError.badSetting(key: "finetune_batch_size", value: "\(batch)", expected: "at least 1") }
-        guard initialScale > 0 else { throw MethodError.badSetting(key: "nca_initial_scale", value: "\(initialScale)", expected: "a positive number") }
+        guard initialScale > 0 else { throw MethodError.badSetting(key: "scale_init", value: "\(initialScale)", expected: "a positive number") }
         finetuning = BalancedFinetuning(epochs: epochs, learningRate: lr, batchSize: batch, weightDecay: decay, gradientClamp: clamp,
                                         margin: margin, form: fidelity == .reference ? .reference : .paper)
     }
 
     public var resolvedSettings: [String: String] {
-        ["proxies": "\(proxies)", "nca_margin": "\(margin)", "nca_initial_scale": "\(initialScale)",
-         "pod_spatial_factor": "\(spatialFactor)", "pod_flat_factor": "\(flatFactor)", "gradient_clamp": "\(clamp)",
-         "finetune_epochs": "\(finetuning.epochs)", "finetune_lr": "\(finetuning.learningRate)",
-         "finetune_batch_size": "\(finetuning.batchSize)", "finetune_weight_decay": "\(finetuning.weightDecay)",
-         "fidelity": fidelity.rawValue, "head": "lsc", "eval_classifier": "cnn"]
+        ["classifier": "lsc", "proxies_per_class": "\(proxies)", "distance": "neg_stable_cosine", "scale_init": "\(initialScale)",
+         "nca_margin": "\(margin)", "pod_flat": "\(flatFactor)", "pod_spatial": "\(spatialFactor)", "freeze_old_head": "true",
+         "imprint_centres": "\(proxies)", "gradient_clamp": "\(clamp)", "finetune_epochs": "\(finetuning.epochs)",
+         "finetune_lr": "\(finetuning.learningRate)", "finetune_batch_size": "\(finetuning.batchSize)",
+         "finetune_weight_decay": "\(finetuning.weightDecay)", "eval_classifier": evalClassifier, "fidelity": fidelity.rawValue]
     }
 
     /// Phase 0 is NCA on an LSC head over PODNet's backbone with clamped gradients; the POD
