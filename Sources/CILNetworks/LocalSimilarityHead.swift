@@ -8,6 +8,8 @@
 /// The head returns ŝ (the code's "logits"); the learned scale η (the code's
 /// `postprocessor_config: learned_scaling`, init 1) belongs to the head so that it is saved
 /// with it, but only the NCA loss applies it — argmax, hence CNN accuracy, ignores it.
+/// η trains in every phase at the run's rate and weight decay (the `postprocessing` group
+/// of `BasicNet.get_group_parameters`), but not in the classifier-only finetuning.
 ///
 /// Proxies are stored class-major, one block per phase ([C_i·K, D]), like the code's
 /// `_weights` ParameterList, so a phase's old blocks can be frozen as a whole.
