@@ -3,6 +3,8 @@
 public enum HeadStructure: Sendable, Codable, Equatable {
     case cosine(featureDimension: Int, blocks: [Int], learnableSigma: Bool)
     case linear(featureDimension: Int, classes: Int)
+    /// PODNet's LSC head: K proxies per class, one block of classes per phase.
+    case localSimilarity(featureDimension: Int, proxiesPerClass: Int, blocks: [Int], gamma: Double)
 
     /// An untrained head of this shape (values are meant to be overwritten).
     public func makeHead() -> any ClassifierHead {
@@ -13,6 +15,10 @@ public enum HeadStructure: Sendable, Codable, Equatable {
             return head
         case .linear(let d, let classes):
             return LinearHead(featureDimension: d, classes: classes, seed: 0)
+        case .localSimilarity(let d, let k, let blocks, let gamma):
+            let head = LocalSimilarityHead(featureDimension: d, classes: blocks[0], proxiesPerClass: k, gamma: gamma, seed: 0)
+            for size in blocks.dropFirst() { head.addRandomClasses(size, seed: 0) }
+            return head
         }
     }
 }
