@@ -30,7 +30,12 @@ public struct RunPlan {
     /// blocks, what the method does in phase 0, whether it keeps exemplars, the seed, the
     /// thread count and the build. LUCIR, iCaRL and their AANets versions share one.
     public func phaseZeroKey(threads: Int, build: String) -> String {
-        let settings = protocolFile.canonicalText.split(separator: "\n").filter { !$0.hasPrefix("methods.") }.joined(separator: "\n")
+        // Method hyper-parameters are left out (the method's phase-0 signature says which
+        // matter there), but a method block's own backbone, preprocessing and training
+        // override the protocol's, so they stay in.
+        let own = ["backbone", "preprocessing", "training."].map { "methods.\(methodName).\($0)" }
+        let settings = protocolFile.canonicalText.split(separator: "\n")
+            .filter { line in !line.hasPrefix("methods.") || own.contains { line.hasPrefix($0) } }.joined(separator: "\n")
         let text = "\(settings)|\(method.phaseZeroSignature)|exemplars=\(method.usesExemplars)|seed=\(seed)|threads=\(threads)|build=\(build)"
         return SHA256.hex(of: Array(text.utf8))
     }
