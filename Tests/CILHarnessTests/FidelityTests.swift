@@ -139,4 +139,31 @@ import Testing
         #expect(reference[0].parameterDigest == corrected[0].parameterDigest)
         #expect(reference[1].parameterDigest != corrected[1].parameterDigest)
     }
+
+    /// G3's running sum lives across phases, so it is checkpointed: a run resumed after
+    /// phase 1 ends phase 2 with the unbroken run's digests, and a resume that lost the sum
+    /// would not (α's learning rate raised so α moves at float32 precision).
+    @Test func accumulatedAlphaGradientSurvivesResume() throws {
+        let file = try ProtocolLibrary(directory: protocolsFolder).load("smoke", overrides: ["methods.aanets.alpha_lr=0.01"])
+        let plan = try RunPlan(protocol: file, method: "lucir", aanets: true, seed: 1, dataRoot: nil, threads: 2)
+        let unbroken = try Runner(configuration: plan.configuration, method: plan.method, engine: ComputeEngine(threads: 2))
+        _ = try unbroken.runNextPhase()
+        _ = try unbroken.runNextPhase()
+        let (checkpoint, tensors) = try unbroken.checkpoint(runFingerprint: plan.runFingerprint)
+        let sum = try #require(checkpoint.alphaGradientSum)
+        #expect(!sum.isEmpty && sum.allSatisfy { $0 != 0 })
+        let last = try unbroken.runNextPhase()
+
+        let named = Dictionary(uniqueKeysWithValues: zip(checkpoint.parameters.map(\.name), tensors))
+        func resumed(_ checkpoint: Checkpoint) throws -> PhaseOutcome {
+            let fresh = try RunPlan(protocol: file, method: "lucir", aanets: true, seed: 1, dataRoot: nil, threads: 2)
+            let runner = try Runner(configuration: fresh.configuration, method: fresh.method, engine: ComputeEngine(threads: 2))
+            try runner.restore(checkpoint, tensors: named, runFingerprint: plan.runFingerprint)
+            return try runner.runNextPhase()
+        }
+        #expect(try resumed(checkpoint).parameterDigest == last.parameterDigest)
+        var lost = checkpoint
+        lost.alphaGradientSum = nil
+        #expect(try resumed(lost).parameterDigest != last.parameterDigest)
+    }
 }
