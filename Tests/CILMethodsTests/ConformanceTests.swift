@@ -175,6 +175,10 @@ final class ConformanceRuns: @unchecked Sendable {
 /// - test split: see `neverTouchesTheTestSplit`;
 /// - frozen head: cosine-head blocks frozen when a phase begins hold their exact values;
 /// - accuracy: every method beats fine-tuning and stays under joint training.
+///
+/// Cost, measured with the five built-in methods: 149 s of CPU (5.4 min wall while three
+/// other builds shared the 2 cores; about 1.5 min when they are idle). Each added method
+/// adds two variants, about 30 s of CPU.
 @Suite(.serialized) struct ConformanceTests {
     static let aanetsSwitch = [false, true]
 
