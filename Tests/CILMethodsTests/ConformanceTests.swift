@@ -177,7 +177,8 @@ final class ConformanceRuns: @unchecked Sendable {
 /// - accuracy: every method beats fine-tuning and stays under joint training.
 ///
 /// Cost, measured with the five built-in methods: 149 s of CPU (5.4 min wall while three
-/// other builds shared the 2 cores; about 1.5 min when they are idle). Each added method
+/// other builds shared the 2 cores; on 2 idle cores that CPU time suggests 1.5–2 min, not
+/// measured). Each added method
 /// adds two variants, about 30 s of CPU.
 @Suite(.serialized) struct ConformanceTests {
     static let aanetsSwitch = [false, true]
