@@ -33,12 +33,43 @@ public struct Preprocessing: Sendable, Hashable {
     /// ColorJitter(brightness: b): factor uniform in [max(0, 1 − b), 1 + b].
     public var brightness: Float?
     public var normalization: Normalization
+    /// A deterministic view of the stored image, applied on top of everything random: a
+    /// test-time copy such as the second view of NME class means (gotcha G1).
+    public var view: View
 
-    public init(spatial: Spatial, horizontalFlip: Bool, brightness: Float?, normalization: Normalization) {
+    /// Deterministic views of an image. Each acts on the stored bytes, before normalisation,
+    /// as the reference code does on its uint8 HWC arrays.
+    public struct View: Sendable, Hashable {
+        /// Reverse the channel axis (RGB → BGR): numpy's `x[:, :, :, ::-1]` on HWC arrays,
+        /// what [AAN]/[LUCIR] call the "flipped" copy (G1). Output channel c holds stored
+        /// channel C−1−c and is normalised with channel c's mean and std.
+        public var reversedChannels: Bool
+        /// Mirror left–right (a horizontal flip that is always taken; XOR with a random flip).
+        public var mirrored: Bool
+
+        public init(reversedChannels: Bool = false, mirrored: Bool = false) {
+            self.reversedChannels = reversedChannels
+            self.mirrored = mirrored
+        }
+
+        public static let original = View()
+        public static let channelReversed = View(reversedChannels: true)
+        public static let horizontallyFlipped = View(mirrored: true)
+    }
+
+    public init(spatial: Spatial, horizontalFlip: Bool, brightness: Float?, normalization: Normalization, view: View = .original) {
         self.spatial = spatial
         self.horizontalFlip = horizontalFlip
         self.brightness = brightness
         self.normalization = normalization
+        self.view = view
+    }
+
+    /// The same pipeline showing `view` of every image.
+    public func viewing(_ view: View) -> Preprocessing {
+        var copy = self
+        copy.view = view
+        return copy
     }
 
     public static let jitter63: Float = 63.0 / 255.0
@@ -90,7 +121,9 @@ public struct Preprocessing: Sendable, Hashable {
         case .resizeCenterCrop(let resize, let crop):
             window = Self.centerCropWindow(height: image.height, width: image.width, resize: resize, crop: crop)
         }
-        let flip = horizontalFlip && stream.nextFloat() < 0.5
+        // The random draw happens whatever the view, so a view never shifts later draws.
+        let flip = (horizontalFlip && stream.nextFloat() < 0.5) != view.mirrored
+        let reversed = view.reversedChannels
         var factor: Float = 1
         if let b = brightness { factor = max(0, 1 - b) + stream.nextFloat() * (1 + b - max(0, 1 - b)) }
 
@@ -103,16 +136,16 @@ public struct Preprocessing: Sendable, Hashable {
         let (oh, ow) = outputSize(inputHeight: image.height, inputWidth: image.width)
         lut.withUnsafeBufferPointer { table in
             if let window {
-                Self.resample(image, window: window, outHeight: oh, outWidth: ow, flip: flip, lut: table, into: out)
+                Self.resample(image, window: window, outHeight: oh, outWidth: ow, flip: flip, reversedChannels: reversed, lut: table, into: out)
             } else {
-                Self.copyCrop(image, top: cropOffset.top, left: cropOffset.left, outHeight: oh, outWidth: ow, flip: flip, lut: table, into: out)
+                Self.copyCrop(image, top: cropOffset.top, left: cropOffset.left, outHeight: oh, outWidth: ow, flip: flip, reversedChannels: reversed, lut: table, into: out)
             }
         }
     }
 
     /// Integer crop with zero padding outside the image (padding bytes are 0 before
     /// normalisation, as torchvision pads the uint8 image).
-    static func copyCrop(_ image: ImageView, top: Int, left: Int, outHeight: Int, outWidth: Int, flip: Bool,
+    static func copyCrop(_ image: ImageView, top: Int, left: Int, outHeight: Int, outWidth: Int, flip: Bool, reversedChannels: Bool = false,
                          lut: UnsafeBufferPointer<Float>, into out: UnsafeMutablePointer<Float>) {
         let c = image.channels, src = image.pixels.baseAddress!
         for y in 0..<outHeight {
@@ -123,7 +156,7 @@ public struct Preprocessing: Sendable, Hashable {
                 let o = rowOut + x * c
                 if sy >= 0 && sy < image.height && sx >= 0 && sx < image.width {
                     let s = src + (sy * image.width + sx) * c
-                    for ch in 0..<c { o[ch] = lut[ch * 256 + Int(s[ch])] }
+                    for ch in 0..<c { o[ch] = lut[ch * 256 + Int(s[reversedChannels ? c - 1 - ch : ch])] }
                 } else {
                     for ch in 0..<c { o[ch] = lut[ch * 256] }
                 }
@@ -163,7 +196,7 @@ public struct Preprocessing: Sendable, Hashable {
     /// Bilinear resampling of a source window (half-pixel centres, edge clamped, no
     /// antialiasing: PIL's resize filter widens on downscaling, this does not).
     static func resample(_ image: ImageView, window: (y: Double, x: Double, h: Double, w: Double), outHeight: Int, outWidth: Int,
-                         flip: Bool, lut: UnsafeBufferPointer<Float>, into out: UnsafeMutablePointer<Float>) {
+                         flip: Bool, reversedChannels: Bool = false, lut: UnsafeBufferPointer<Float>, into out: UnsafeMutablePointer<Float>) {
         let c = image.channels, src = image.pixels.baseAddress!
         let scaleY = window.h / Double(outHeight), scaleX = window.w / Double(outWidth)
         var x0s = [Int](repeating: 0, count: outWidth), x1s = x0s, fxs = [Float](repeating: 0, count: outWidth)
@@ -180,8 +213,9 @@ public struct Preprocessing: Sendable, Hashable {
                 let d = src + (y1 * image.width + x0s[xi]) * c, e = src + (y1 * image.width + x1s[xi]) * c
                 let fx = fxs[xi], o = out + (y * outWidth + x) * c
                 for ch in 0..<c {
-                    let top = Float(a[ch]) + (Float(b[ch]) - Float(a[ch])) * fx
-                    let bottom = Float(d[ch]) + (Float(e[ch]) - Float(d[ch])) * fx
+                    let sc = reversedChannels ? c - 1 - ch : ch
+                    let top = Float(a[sc]) + (Float(b[sc]) - Float(a[sc])) * fx
+                    let bottom = Float(d[sc]) + (Float(e[sc]) - Float(d[sc])) * fx
                     // Round to a byte as PIL's uint8 resize does, then look it up.
                     let v = Int((top + (bottom - top) * fy).rounded())
                     o[ch] = lut[ch * 256 + min(255, max(0, v))]

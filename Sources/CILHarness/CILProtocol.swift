@@ -48,6 +48,10 @@ public struct CILProtocol: Sendable, Hashable {
         let own = settings(forMethod: method)
         for line in CanonicalForm.methodLines(name: "method", own, shared: nil) { out[line.path] = line.value }
         out["method.name"] = method
+        // Recorded even when defaulted, so a bundle always says which fidelity it ran (§10).
+        let fidelity = own.hyperParameters[Fidelity.settingKey]?.plainText ?? Fidelity.reference.rawValue
+        out["method.\(Fidelity.settingKey)"] = fidelity
+        out["method.class_mean_views"] = ClassMeanViews.forPreprocessing(own.preprocessing, fidelity: Fidelity(rawValue: fidelity) ?? .reference).rawValue
         if aanets, let plug = methods["aanets"] {
             for (key, value) in plug.hyperParameters { out["aanets.\(key)"] = value.description }
         }

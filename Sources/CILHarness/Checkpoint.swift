@@ -20,6 +20,9 @@ public struct Checkpoint: Codable, Equatable {
     public var records: [PhaseOutcome]
     /// Training images a method replaced (Mnemonics), kept so a resumed run sees them.
     public var replacedImages: [ReplacedImage] = []
+    /// AANets α's accumulated gradient under G3 (reference LUCIR), which the reference keeps
+    /// across phases; nil when nothing accumulates. Older checkpoints lack it (nil).
+    public var alphaGradientSum: [Double]? = nil
     /// Digest of the parameter values as written, checked on every read: a checkpoint that
     /// does not reproduce it is refused rather than silently continued from.
     public var payloadDigest: String = ""

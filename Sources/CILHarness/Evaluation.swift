@@ -16,21 +16,7 @@ enum Evaluation {
     /// Class means as LUCIR/AANets compute them: normalise each exemplar feature, average,
     /// normalise the mean (aanets-protocol.md §2.7).
     static func classMeans(_ features: Tensor, groups: [[Int]]) -> Tensor {
-        let d = features.shape[1]
-        let values = features.floats
-        var means: [Float] = []
-        for members in groups {
-            var mean = [Double](repeating: 0, count: d)
-            for row in members {
-                var norm = 0.0
-                for k in 0..<d { norm += Double(values[row * d + k]) * Double(values[row * d + k]) }
-                let inverse = 1 / max(norm.squareRoot(), 1e-12)
-                for k in 0..<d { mean[k] += Double(values[row * d + k]) * inverse }
-            }
-            let norm = max(mean.reduce(0) { $0 + $1 * $1 }.squareRoot(), 1e-12)
-            means += mean.map { Float($0 / norm) }
-        }
-        return Tensor(shape: [groups.count, d], scalars: means)
+        ClassMeanViews.means([features], groups: groups)
     }
 
     /// Nearest class mean: argmin ‖f − μ̂_c‖² = argmax ⟨f, μ̂_c⟩ − ‖μ̂_c‖²/2, and the means are unit.

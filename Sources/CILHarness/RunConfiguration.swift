@@ -22,11 +22,18 @@ public struct RunConfiguration {
     public var seed: UInt64
     public var threads: Int
     public var evaluationBatchSize: Int
+    /// Whether the run copies the reference code's quirks (G1 class-mean views, G3 α
+    /// gradient accumulation, G13 balanced set with replacement) or corrects them (§10).
+    public var fidelity: Fidelity
+    /// The views NME class means average (G1); `RunPlan` derives it from the protocol's
+    /// preprocessing and the fidelity.
+    public var classMeanViews: ClassMeanViews
 
     public init(train: any ImageSource, test: any ImageSource, inputChannels: Int = 3, classOrder: ClassOrder, schedule: PhaseSchedule, memory: MemoryPolicy,
                 backbone: ResNetArchitecture, trainPreprocessing: Preprocessing, testPreprocessing: Preprocessing,
                 optimization: Optimization, baseOptimization: Optimization? = nil, aanets: AANetsSettings? = nil,
-                seed: UInt64, threads: Int = 2, evaluationBatchSize: Int = 256) {
+                seed: UInt64, threads: Int = 2, evaluationBatchSize: Int = 256,
+                fidelity: Fidelity = .reference, classMeanViews: ClassMeanViews = .original) {
         self.train = train
         self.test = test
         self.inputChannels = inputChannels
@@ -42,6 +49,8 @@ public struct RunConfiguration {
         self.seed = seed
         self.threads = threads
         self.evaluationBatchSize = evaluationBatchSize
+        self.fidelity = fidelity
+        self.classMeanViews = classMeanViews
     }
 }
 
@@ -78,7 +87,8 @@ public struct AANetsSettings: Sendable, Equatable {
     /// Milestones of the α schedule (the network's, in the reference code).
     public var alphaSchedule: LearningRateSchedule
     /// New-class images in the balanced set per new class (the reference draws
-    /// nb_cl × nb_protos with replacement from all new-class images, gotcha G13).
+    /// nb_cl × nb_protos with replacement from all new-class images, gotcha G13;
+    /// `BalancedSet` draws them per `RunConfiguration.fidelity`).
     public var balancedPerClass: Int
     public var balancedBatchSize: Int
 

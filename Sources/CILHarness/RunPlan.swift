@@ -36,7 +36,8 @@ public struct RunPlan {
         let own = ["backbone", "preprocessing", "training."].map { "methods.\(methodName).\($0)" }
         let settings = protocolFile.canonicalText.split(separator: "\n")
             .filter { line in !line.hasPrefix("methods.") || own.contains { line.hasPrefix($0) } }.joined(separator: "\n")
-        let text = "\(settings)|\(method.phaseZeroSignature)|exemplars=\(method.usesExemplars)|seed=\(seed)|threads=\(threads)|build=\(build)"
+        // The class-mean views (G1) change phase 0's NME record, so they are part of the key.
+        let text = "\(settings)|\(method.phaseZeroSignature)|exemplars=\(method.usesExemplars)|class_mean_views=\(configuration.classMeanViews.rawValue)|seed=\(seed)|threads=\(threads)|build=\(build)"
         return SHA256.hex(of: Array(text.utf8))
     }
 
@@ -48,7 +49,11 @@ public struct RunPlan {
         let block = file.settings(forMethod: methodName)
         var values: [String: String] = [:]
         for (key, value) in block.hyperParameters { values[key] = value.plainText }
-        method = try MethodRegistry.make(methodName, settings: MethodSettings(values))
+        let methodSettings = MethodSettings(values)
+        method = try MethodRegistry.make(methodName, settings: methodSettings)
+        // `fidelity` sits in the method's block (or `--set methods.<m>.fidelity=…`): every
+        // method accepts it, the harness applies it (G1, G3, G13).
+        let fidelity = try methodSettings.fidelity()
 
         let (train, test, channels) = try Self.loadData(file.dataset, totalClasses: file.totalClasses, dataRoot: dataRoot)
         datasetDigest = Self.digest(train, test)
@@ -77,7 +82,8 @@ public struct RunPlan {
             trainPreprocessing: try block.preprocessing.preprocessing(train: true, imageSize: imageSize),
             testPreprocessing: try block.preprocessing.preprocessing(train: false, imageSize: imageSize),
             optimization: optimization(phase: 1), baseOptimization: optimization(phase: 0), aanets: aanetsSettings,
-            seed: seed, threads: threads, evaluationBatchSize: training.testBatchSize)
+            seed: seed, threads: threads, evaluationBatchSize: training.testBatchSize,
+            fidelity: fidelity, classMeanViews: .forPreprocessing(block.preprocessing, fidelity: fidelity))
     }
 
     /// Reads the protocol's dataset from `dataRoot` (or the Debian path for Fashion-MNIST),

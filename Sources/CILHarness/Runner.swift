@@ -22,6 +22,8 @@ public final class Runner {
     public private(set) var network: Network?
     public private(set) var memory: ExemplarMemory
     public private(set) var records: [PhaseOutcome] = []
+    /// α's gradient as the α optimiser sees it (G3); carried across phases and checkpoints.
+    public private(set) var alphaGradient: AlphaGradient
 
     let trainByPosition: [[Int]]
     let testByPosition: [[Int]]
@@ -36,6 +38,7 @@ public final class Runner {
         self.method = method
         self.engine = engine
         memory = ExemplarMemory(policy: configuration.memory)
+        alphaGradient = AlphaGradient(accumulates: Self.accumulatesAlphaGradient(method: method, fidelity: configuration.fidelity))
         let order = configuration.classOrder
         let trainGroups = SampleSelection.byClass(labels: configuration.train.labels, classCount: order.count)
         let testGroups = SampleSelection.byClass(labels: configuration.test.labels, classCount: order.count)
@@ -47,10 +50,16 @@ public final class Runner {
         testAssembler = BatchAssembler(source: configuration.test, preprocessing: configuration.testPreprocessing, seed: configuration.seed, labelMap: map)
     }
 
-    func adopt(network: Network, memory: ExemplarMemory, records: [PhaseOutcome], imageOverrides: [Int: [UInt8]] = [:]) {
+    /// G3 applies under `reference` to methods whose AANets reference trainer accumulates.
+    static func accumulatesAlphaGradient(method: any IncrementalMethod, fidelity: Fidelity) -> Bool {
+        fidelity == .reference && (method as? AANetsReferenceTrainer)?.referenceAlphaGradient == .accumulated
+    }
+
+    func adopt(network: Network, memory: ExemplarMemory, records: [PhaseOutcome], imageOverrides: [Int: [UInt8]] = [:], alphaGradientSum: [Double]? = nil) {
         self.network = network
         self.memory = memory
         self.records = records
+        alphaGradient = AlphaGradient(accumulates: alphaGradient.accumulates, sum: alphaGradientSum)
         setImageOverrides(imageOverrides)
     }
 
@@ -142,6 +151,7 @@ public final class Runner {
                 let loss = try method.loss(g, network: network, batch: TrainingBatch(images: batch.images, labels: labels), context: context)
                 try g.backward(from: loss)
                 if let limit = method.gradientClamp { clampGradients(network.parameters, limit: limit) }
+                if aanets != nil, let dual = network.backbone as? AANetsBackbone { alphaGradient.absorbTrainingGradient(dual.alphas) }
                 sgd.step(network.parameters)
                 lossSum += g[loss].scalarValue * Double(labels.count)
                 seenImages += labels.count
@@ -177,18 +187,17 @@ public final class Runner {
         onEvent?(.phaseFinished(record))
     }
 
-    /// The balanced set of AANets' α pass: new-class images drawn with replacement, as the
-    /// reference code does (gotcha G13), plus every old-class exemplar; drawn once per phase.
+    /// The balanced set of AANets' α pass: every old-class exemplar plus new-class images,
+    /// drawn with (reference, G13) or without (corrected) replacement; once per phase.
     func balancedSet(phase: Int, newPositions: Range<Int>, settings: AANetsSettings) -> [Int] {
-        let pool = newPositions.flatMap { trainByPosition[$0] }
-        var stream = RandomStream(seed: configuration.seed, purpose: "aanets.balanced_set", phase)
-        let drawn = pool.isEmpty ? [] : (0..<(settings.balancedPerClass * newPositions.count)).map { _ in pool[stream.nextInt(below: pool.count)] }
-        return memory.allExemplars(seenClasses: newPositions.lowerBound) + drawn
+        BalancedSet.draw(newClassPools: newPositions.map { trainByPosition[$0] }, exemplars: memory.allExemplars(seenClasses: newPositions.lowerBound),
+                         perClass: settings.balancedPerClass, fidelity: configuration.fidelity, seed: configuration.seed, phase: phase)
     }
 
     /// One pass over the balanced set in evaluation mode, fixed order, plain cross-entropy,
     /// updating only α (G5). Every other parameter is frozen for the pass, so backward
-    /// computes only what α's gradient needs.
+    /// computes only what α's gradient needs. Each step uses the gradient `alphaGradient`
+    /// prepares: accumulated (G3, reference LUCIR) or the batch's own.
     func alphaPass(network: Network, dual: AANetsBackbone, indices: [Int], phase: Int, epoch: Int, batchSize: Int, optimizer: inout SGD) throws {
         let parameters = network.parameters
         let trainable = parameters.map(\.isTrainable)
@@ -199,7 +208,7 @@ public final class Runner {
             let g = Graph(engine: engine)
             let out = try network.forward(g, images: g.constant(batch.images), mode: .evaluation)
             try g.backward(from: g.crossEntropy(out.logits, labels: batch.labels.map { Int32($0) }))
-            optimizer.step(dual.alphas)
+            alphaGradient.step(dual.alphas, optimizer: &optimizer)
         }
     }
 
@@ -214,10 +223,18 @@ public final class Runner {
         var nmePredictions: [Int] = []
         if method.usesExemplars {
             let groups = memory.exemplars(seenClasses: seen)
-            let exemplarFeatures = try extractor.run(network, indices: groups.flatMap { $0 }).features
+            let indices = groups.flatMap { $0 }
+            var views = [try extractor.run(network, indices: indices).features]
+            // G1: the second view of every exemplar (channel-reversed or mirrored), through the
+            // same test transform; only the class means see it, herding does not (§2.5).
+            if let view = configuration.classMeanViews.secondView {
+                let base = extractor.assembler
+                let assembler = BatchAssembler(source: base.source, preprocessing: base.preprocessing.viewing(view), seed: base.seed, labelMap: base.labelMap)
+                views.append(try FeatureExtractor(engine: engine, assembler: assembler, batchSize: extractor.batchSize).run(network, indices: indices).features)
+            }
             var offset = 0
             let rows = groups.map { g -> [Int] in defer { offset += g.count }; return Array(offset..<(offset + g.count)) }
-            let means = Evaluation.classMeans(exemplarFeatures, groups: rows)
+            let means = ClassMeanViews.means(views, groups: rows)
             nmePredictions = Evaluation.nearestMean(features, means: means, engine: engine)
             nme = Evaluation.count(predictions: nmePredictions, labels: labels, phaseOfPosition: phaseOf, phases: k + 1)
         }

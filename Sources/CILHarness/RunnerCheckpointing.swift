@@ -10,7 +10,8 @@ extension Runner {
         }
         let checkpoint = Checkpoint(runFingerprint: runFingerprint, finishedPhases: records.count, head: network.head.structure,
                                     dualBranch: network.backbone is AANetsBackbone, parameters: saved, memory: memory.ranked, records: records,
-                                    replacedImages: imageOverrides.keys.sorted().map { Checkpoint.ReplacedImage(index: $0, pixels: imageOverrides[$0]!) })
+                                    replacedImages: imageOverrides.keys.sorted().map { Checkpoint.ReplacedImage(index: $0, pixels: imageOverrides[$0]!) },
+                                    alphaGradientSum: alphaGradient.sum)
         return (checkpoint, parameters.map(\.value))
     }
 
@@ -41,6 +42,7 @@ extension Runner {
             p.isTrainable = entry.isTrainable
         }
         adopt(network: rebuilt, memory: ExemplarMemory(policy: configuration.memory, ranked: checkpoint.memory), records: checkpoint.records,
-              imageOverrides: Dictionary(checkpoint.replacedImages.map { ($0.index, $0.pixels) }, uniquingKeysWith: { a, _ in a }))
+              imageOverrides: Dictionary(checkpoint.replacedImages.map { ($0.index, $0.pixels) }, uniquingKeysWith: { a, _ in a }),
+              alphaGradientSum: checkpoint.alphaGradientSum)
     }
 }

@@ -12,6 +12,7 @@ public final class LUCIR: IncrementalMethod {
     public static let name = "lucir"
     public static let summary = "LUCIR: cosine head, imprinting, less-forget (adaptive λ), margin ranking (K=2, m=0.5)"
     public static let settingKeys = ["lambda_base", "adaptive_lambda", "mr_k", "mr_margin", "mr_weight", "class_balanced_finetuning", "freeze_old_head", "eval_classifier"]
+        + ClassBalancedFinetuning.settingKeys
 
     public let lambdaBase: Double
     public let adaptiveLambda: Bool
@@ -21,6 +22,9 @@ public final class LUCIR: IncrementalMethod {
     /// Which classifier the method's headline number uses (CNN for LUCIR, §2.7); the
     /// harness computes both either way.
     public let evalClassifier: String
+    /// §5.2: LUCIR's ImageNet-Full script finetunes the head on the exemplars after each
+    /// incremental phase; nil when off (the default, as in every other LUCIR script).
+    public let classBalancedFinetuning: ClassBalancedFinetuning?
     var teacher: Teacher?
     var lambda = 0.0
 
@@ -35,11 +39,7 @@ public final class LUCIR: IncrementalMethod {
             throw MethodError.unsupported("lucir: freeze_old_head false is not offered; LUCIR freezes old class vectors (§6.3)")
         }
         guard hardNegatives >= 1 else { throw MethodError.badSetting(key: "mr_k", value: "\(hardNegatives)", expected: "at least 1") }
-        if try settings.bool("class_balanced_finetuning", default: false) {
-            // §5.2: CBF trains the head on the class-balanced exemplar set after the phase;
-            // the plug-in contract gives a method no data after training, so it is not offered.
-            throw MethodError.unsupported("lucir: class_balanced_finetuning (§5.2, LUCIR's ImageNet-Full script only) is not implemented")
-        }
+        classBalancedFinetuning = try settings.bool("class_balanced_finetuning", default: false) ? ClassBalancedFinetuning(settings: settings) : nil
     }
 
     /// Phase 0 is cross-entropy on a cosine head, shared with the other such methods.
@@ -47,8 +47,9 @@ public final class LUCIR: IncrementalMethod {
 
     public var resolvedSettings: [String: String] {
         ["lambda_base": "\(lambdaBase)", "adaptive_lambda": "\(adaptiveLambda)", "mr_k": "\(hardNegatives)",
-         "mr_margin": "\(margin)", "mr_weight": "\(marginWeight)", "class_balanced_finetuning": "false",
+         "mr_margin": "\(margin)", "mr_weight": "\(marginWeight)", "class_balanced_finetuning": "\(classBalancedFinetuning != nil)",
          "freeze_old_head": "true", "eval_classifier": evalClassifier, "head": "cosine"]
+            .merging(classBalancedFinetuning?.resolvedSettings ?? [:]) { a, _ in a }
     }
 
     public func makeHead(featureDimension: Int, classes: Int, seed: UInt64) -> any ClassifierHead {
@@ -70,10 +71,22 @@ public final class LUCIR: IncrementalMethod {
     }
 
     public func loss(_ g: Graph, network: Network, batch: TrainingBatch, context: PhaseContext) throws -> Var {
+        try loss(g, network: network, batch: batch, context: context, backboneMode: .training)
+    }
+
+    /// CBF runs after exemplar selection on this phase's data (§5.2).
+    public func afterExemplarSelection(_ context: PhaseContext, network: Network, data: any PhaseData) throws {
+        guard let classBalancedFinetuning, context.phase > 0 else { return }
+        try classBalancedFinetuning.run(self, context: context, network: network, data: data)
+    }
+
+    /// The LUCIR loss with the backbone in `backboneMode`: training in the phase, evaluation
+    /// in CBF (the reference's `fix_bn=True` keeps BN on running statistics).
+    func loss(_ g: Graph, network: Network, batch: TrainingBatch, context: PhaseContext, backboneMode: Mode) throws -> Var {
         guard let head = network.head as? CosineLinearHead else {
             throw MethodError.unsupported("lucir needs a cosine head, not \(type(of: network.head))")
         }
-        let features = try network.backbone.features(g, g.constant(batch.images), mode: .training).pooled
+        let features = try network.backbone.features(g, g.constant(batch.images), mode: backboneMode).pooled
         let scores = cosineScores(g, head: head, features: features)
         let ce = g.crossEntropy(scores.logits, labels: batch.labels)
         guard context.phase > 0, let teacher else { return ce }

@@ -52,7 +52,9 @@ import Testing
         #expect(close(LUCIR.adaptiveLambda(base: 5, oldClasses: 4, newClasses: 3), 5 * (4.0 / 3).squareRoot()))
         let lucir = try LUCIR(settings: MethodSettings())
         #expect(lucir.resolvedSettings["lambda_base"] == "5.0" && lucir.hardNegatives == 2 && lucir.margin == 0.5)
-        #expect(throws: MethodError.self) { try LUCIR(settings: MethodSettings(["class_balanced_finetuning": "true"])) }
+        // Class-balanced finetuning is offered (§5.2, LUCIRClassBalancedFinetuningTests); unfrozen old vectors are not.
+        #expect(try LUCIR(settings: MethodSettings(["class_balanced_finetuning": "true"])).classBalancedFinetuning != nil)
+        #expect(throws: MethodError.self) { try LUCIR(settings: MethodSettings(["freeze_old_head": "false"])) }
     }
 
     /// Student old logits (1, 2), teacher (0, 2), T = 2: KL(softmax(0,1) ‖ softmax(0.5,1)) =

@@ -1,0 +1,20 @@
+/// How the AANets reference code's trainer for a method treats α's gradient between α steps
+/// (aanets-protocol.md §4.5, gotcha G3). The harness applies it under `fidelity: reference`;
+/// under `corrected` every method's α steps on the current α batch alone.
+public enum ReferenceAlphaGradient: String, Sendable {
+    /// Never zeroed: θ-pass and α-pass gradients pile up ([AAN] `incremental_lucir.py`).
+    case accumulated
+    /// Zeroed before each α batch ([AAN] `incremental_icarl.py` l.108).
+    case zeroedEachStep = "zeroed-each-step"
+}
+
+/// A method whose AANets reference trainer deviates from zeroing α's gradient. Methods that
+/// do not conform get `.zeroedEachStep`.
+public protocol AANetsReferenceTrainer {
+    var referenceAlphaGradient: ReferenceAlphaGradient { get }
+}
+
+extension LUCIR: AANetsReferenceTrainer {
+    /// G3: the LUCIR trainer of [AAN] has no `fusion_optimizer.zero_grad()` (commit c89f277).
+    public var referenceAlphaGradient: ReferenceAlphaGradient { .accumulated }
+}

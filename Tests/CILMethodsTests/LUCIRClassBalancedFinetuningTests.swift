@@ -1,0 +1,74 @@
+import CILHarness
+import CILMethods
+import Testing
+
+/// Wraps a method unchanged and records, around `afterExemplarSelection`, which parameters
+/// the method changed there (by name).
+final class AfterSelectionWitness: IncrementalMethod {
+    static let name = "after-selection-witness"
+    static let summary = "test wrapper"
+    static let settingKeys: [String] = []
+    let inner: any IncrementalMethod
+    /// Per phase: names of the parameters whose values changed, and of those whose
+    /// trainable flag differs afterwards.
+    private(set) var changed: [[String]] = []
+    private(set) var flagsChanged: [[String]] = []
+
+    init(settings: MethodSettings) throws { throw MethodError.unsupported("construct with init(wrapping:)") }
+    init(wrapping inner: any IncrementalMethod) { self.inner = inner }
+
+    var resolvedSettings: [String: String] { inner.resolvedSettings }
+    var usesExemplars: Bool { inner.usesExemplars }
+    var trainingData: TrainingData { inner.trainingData }
+    func makeHead(featureDimension: Int, classes: Int, seed: UInt64) -> any ClassifierHead {
+        inner.makeHead(featureDimension: featureDimension, classes: classes, seed: seed)
+    }
+    func beginPhase(_ context: PhaseContext, network: Network, newClassFeatures: any TrainingFeatureSource) throws {
+        try inner.beginPhase(context, network: network, newClassFeatures: newClassFeatures)
+    }
+    func loss(_ g: Graph, network: Network, batch: TrainingBatch, context: PhaseContext) throws -> Var {
+        try inner.loss(g, network: network, batch: batch, context: context)
+    }
+    func endPhase(_ context: PhaseContext, network: Network) throws { try inner.endPhase(context, network: network) }
+    func afterExemplarSelection(_ context: PhaseContext, network: Network, data: any PhaseData) throws {
+        let before = network.parameters.map { ($0.name, $0.value.floats, $0.isTrainable) }
+        try inner.afterExemplarSelection(context, network: network, data: data)
+        let after = network.parameters
+        changed.append(zip(before, after).filter { $0.0.1 != $0.1.value.floats }.map(\.0.0))
+        flagsChanged.append(zip(before, after).filter { $0.0.2 != $0.1.isTrainable }.map(\.0.0))
+    }
+}
+
+@Suite(.serialized) struct LUCIRClassBalancedFinetuningTests {
+    /// §5.2, `ft_flag` 2: CBF moves every class vector (old blocks too) and nothing else —
+    /// no backbone weight, no BN statistic, not σ — only after incremental phases, and
+    /// leaves the trainable flags as it found them (old vectors frozen again).
+    @Test func finetunesOnlyTheClassVectorsAfterIncrementalPhases() throws {
+        let lucir = try LUCIR(settings: MethodSettings(["class_balanced_finetuning": "true", "cbf_epochs": "2", "cbf_batch_size": "16"]))
+        let witness = AfterSelectionWitness(wrapping: lucir)
+        let (records, network) = try SmokeRuns.run(witness)
+        let head = try #require(network.head as? CosineLinearHead)
+        #expect(witness.changed.count == 3)
+        #expect(witness.changed[0].isEmpty)
+        #expect(witness.changed[1] == head.weights.prefix(2).map(\.name))
+        #expect(witness.changed[2] == head.weights.map(\.name))
+        #expect(witness.flagsChanged.allSatisfy { $0.isEmpty })
+
+        // Phase 0 is untouched; afterwards the finetuned head is what gets scored.
+        let plain = try SmokeRuns.run("lucir")
+        #expect(records[0].parameterDigest == plain[0].parameterDigest)
+        #expect(records[1].parameterDigest != plain[1].parameterDigest)
+        print("smoke lucir CNN average: with CBF \(SmokeRuns.average(records)), without \(SmokeRuns.average(plain))")
+    }
+
+    @Test func settingsHaveTheCodeDefaults() throws {
+        let on = try LUCIR(settings: MethodSettings(["class_balanced_finetuning": "true"])).resolvedSettings
+        #expect(on["class_balanced_finetuning"] == "true")
+        #expect(on["cbf_epochs"] == "20" && on["cbf_lr"] == "0.01" && on["cbf_milestones"] == "[10]" && on["cbf_gamma"] == "0.1")
+        #expect(on["cbf_batch_size"] == "128" && on["cbf_weight_decay"] == "0.0001" && on["cbf_momentum"] == "0.9")
+        #expect(on["cbf_steps_at_epoch_start"] == "true")
+        #expect(try LUCIR(settings: MethodSettings(["class_balanced_finetuning": "true", "cbf_milestones": "[5, 8]"])).classBalancedFinetuning?.milestones == [5, 8])
+        #expect(try LUCIR(settings: MethodSettings()).resolvedSettings["class_balanced_finetuning"] == "false")
+        #expect(throws: MethodError.self) { try LUCIR(settings: MethodSettings(["class_balanced_finetuning": "true", "cbf_milestones": "ten"])) }
+    }
+}
