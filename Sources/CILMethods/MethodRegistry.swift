@@ -6,6 +6,7 @@ public enum MethodRegistry {
         LwF.self,
         ICaRL.self,
         LUCIR.self,
+        Mnemonics.self,
     ]
 
     public static var names: [String] { methods.map { $0.name } }
