@@ -33,7 +33,7 @@ import Foundation
 public final class Mnemonics: IncrementalMethod {
     public static let name = "mnemonics"
     public static let summary = "Mnemonics: LUCIR training + exemplar pixels optimised against a class-mean cosine classifier (public code's one-level objective)"
-    public static let ownKeys = ["mnemonics_lr", "mnemonics_epochs", "mnemonics_batch_size", "mnemonics_decay_factor", "mnemonics_decay_epochs",
+    public static let ownKeys = ["base_method", "mnemonics_lr", "mnemonics_epochs", "mnemonics_batch_size", "mnemonics_decay_factor", "mnemonics_decay_epochs",
                                  "mnemonics_momentum", "mnemonics_weight_decay", "mnemonics_query"]
     public static let settingKeys = LUCIR.settingKeys + ownKeys
 
@@ -47,6 +47,7 @@ public final class Mnemonics: IncrementalMethod {
     public let weightDecay: Double
     /// `phase`: new-class images plus old exemplars (the code); `new`: new-class images only.
     public let query: String
+    public let baseMethod: String
     /// What each phase's exemplar optimisation did (losses, pixels changed).
     public private(set) var reports: [MnemonicsReport] = []
     /// Keep the optimised float tensors in the reports (tests compare them with the stored bytes).
@@ -62,6 +63,8 @@ public final class Mnemonics: IncrementalMethod {
         momentum = try settings.double("mnemonics_momentum", default: 0.9)
         weightDecay = try settings.double("mnemonics_weight_decay", default: 5e-4)
         query = try settings.string("mnemonics_query", default: "phase", allowed: ["phase", "new"])
+        // The protocols name the method Mnemonics is applied to; the code's is LUCIR (§6.5).
+        baseMethod = try settings.string("base_method", default: "lucir", allowed: ["lucir"])
         guard learningRate >= 0, learningRate.isFinite else { throw MethodError.badSetting(key: "mnemonics_lr", value: "\(learningRate)", expected: "a finite number ≥ 0") }
         guard epochs >= 0 else { throw MethodError.badSetting(key: "mnemonics_epochs", value: "\(epochs)", expected: "an integer ≥ 0") }
         guard batchSize >= 1 else { throw MethodError.badSetting(key: "mnemonics_batch_size", value: "\(batchSize)", expected: "an integer ≥ 1") }
@@ -73,6 +76,7 @@ public final class Mnemonics: IncrementalMethod {
             "mnemonics_lr": "\(learningRate)", "mnemonics_epochs": "\(epochs)", "mnemonics_batch_size": "\(batchSize)",
             "mnemonics_decay_factor": "\(decayFactor)", "mnemonics_decay_epochs": "\(decayEpochs)",
             "mnemonics_momentum": "\(momentum)", "mnemonics_weight_decay": "\(weightDecay)", "mnemonics_query": query,
+            "base_method": baseMethod,
         ]) { _, own in own }
     }
 
