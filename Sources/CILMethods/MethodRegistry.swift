@@ -7,6 +7,7 @@ public enum MethodRegistry {
         ICaRL.self,
         LUCIR.self,
         PODNetCNN.self,
+        Mnemonics.self,
     ]
 
     public static var names: [String] { methods.map { $0.name } }
