@@ -44,14 +44,21 @@ public struct AccuracyTable: Sendable {
                 columns.append(Column(protocolName: name, fingerprint: fp, label: prints.count == 1 ? name : "\(name)@\(fp.prefix(8))"))
             }
         }
+        // A method run with different settings on one protocol gets one row per setting.
+        var settingsByLabel: [String: Set<String>] = [:]
+        for r in results { settingsByLabel["\(r.methodLabel)|\(r.protocolName)|\(r.protocolFingerprint)", default: []].insert(r.methodSettingsDigest) }
+        func rowLabel(_ r: RunResult) -> String {
+            settingsByLabel["\(r.methodLabel)|\(r.protocolName)|\(r.protocolFingerprint)"]!.count > 1 ? "\(r.methodLabel)@\(r.methodSettingsDigest.prefix(8))" : r.methodLabel
+        }
         var cells: [String: [String: Cell]] = [:]
         for r in results.sorted(by: { ($0.methodLabel, $0.protocolName, $0.seed) < ($1.methodLabel, $1.protocolName, $1.seed) }) {
             let label = columns.first { $0.protocolName == r.protocolName && $0.fingerprint == r.protocolFingerprint }!.label
             // Methods without exemplars have no NME column entry.
             guard let matrix = classifier == .cnn ? r.cnn : r.nme else { continue }
             let value = matrix.averageIncrementalAccuracy
-            cells[r.methodLabel, default: [:]][label, default: Cell(values: [], seeds: [])].values.append(value)
-            cells[r.methodLabel]![label]!.seeds.append(r.seed)
+            let row = rowLabel(r)
+            cells[row, default: [:]][label, default: Cell(values: [], seeds: [])].values.append(value)
+            cells[row]![label]!.seeds.append(r.seed)
         }
         self.rows = cells.keys.sorted()
         self.columns = columns

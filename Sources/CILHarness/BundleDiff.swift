@@ -93,6 +93,12 @@ public struct BundleDiff: Sendable {
             verdict = .notComparable("different protocol fingerprints: \(c.protocolFingerprint.prefix(12))… (\(c.protocolName)) against \(b.protocolFingerprint.prefix(12))… (\(b.protocolName))")
             return
         }
+        if c.methodSettings != b.methodSettings {
+            let mine = Set(c.methodSettings), theirs = Set(b.methodSettings)
+            let first = (mine.symmetricDifference(theirs)).sorted().first ?? ""
+            verdict = .notComparable("different method settings (e.g. `\(first)` in only one of them)")
+            return
+        }
         if c.cnn.testImages != b.cnn.testImages {
             verdict = .notComparable("the runs were scored on different test sets")
             return

@@ -94,4 +94,12 @@ extension CILProtocol {
     /// SHA-256 (hex) of the canonical text. Runs with different fingerprints are never
     /// compared silently.
     public var fingerprint: String { SHA256.hex(of: Array(canonicalText.utf8)) }
+
+    /// SHA-256 of the canonical lines every method shares (all but the `methods.` blocks):
+    /// what a bundle records as its protocol fingerprint, so adding or editing another
+    /// method's block never makes stored runs incomparable. A run's own method settings are
+    /// recorded beside it and compared separately (`RunResult.methodSettingsDigest`).
+    public var sharedFingerprint: String {
+        SHA256.hex(of: Array(canonicalLines.filter { !$0.path.hasPrefix("methods.") }.map { "\($0.path) = \($0.value)\n" }.joined().utf8))
+    }
 }

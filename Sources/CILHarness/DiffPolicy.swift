@@ -97,8 +97,8 @@ extension DiffPolicy {
         for label in byVariant.keys.sorted() {
             let group = byVariant[label]!.sorted { $0.seed < $1.seed }
             guard group.count >= 2 else { continue }
-            guard Set(group.map(\.protocolFingerprint)).count == 1 else {
-                throw HarnessError.mismatch("\(label) on \(protocolName): the seeds' runs have different protocol fingerprints")
+            guard Set(group.map(\.protocolFingerprint)).count == 1, Set(group.map(\.methodSettingsDigest)).count == 1 else {
+                throw HarnessError.mismatch("\(label) on \(protocolName): the seeds' runs have different protocol fingerprints or method settings")
             }
             usedVariants.append("\(label) (\(group.count) seeds)")
             seeds.formUnion(group.map(\.seed))

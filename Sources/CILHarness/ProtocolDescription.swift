@@ -2,7 +2,7 @@
 /// the classes each learns, then the canonical settings and the fingerprint.
 public enum ProtocolDescription {
     public static func text(_ p: CILProtocol) -> String {
-        var out = "# \(p.name)\n\(p.summary)\n\nfile: \(p.sourcePath)\nfingerprint: \(p.fingerprint)\n"
+        var out = "# \(p.name)\n\(p.summary)\n\nfile: \(p.sourcePath)\nfingerprint: \(p.fingerprint)\nshared fingerprint (all but the method blocks; what bundles record): \(p.sharedFingerprint)\n"
         if !p.overrides.isEmpty { out += "overrides: " + p.overrides.map { "--set \($0)" }.joined(separator: " ") + "\n" }
         out += "class order: \(p.classOrderSource)\n"
         out += "memory: " + {

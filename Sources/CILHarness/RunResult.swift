@@ -1,4 +1,5 @@
 import Foundation
+import CILKernels
 
 /// Everything one run produced and depended on, in memory: what a result bundle holds.
 /// The runner fills it; `ResultBundle` writes and reads it.
@@ -67,10 +68,22 @@ public struct RunResult: Sendable, Equatable {
                 datasetDigest: String, environment: [String: String], startedAt: Date, finishedAt: Date,
                 phases: [PhaseRecord], cnn: AccuracyMatrix, nme: AccuracyMatrix?, log: [EpochRecord]) {
         self.init(cilbenchVersion: cilbenchVersion, gitRevision: gitRevision, protocolName: p.name,
-                  protocolCanonicalText: p.canonicalText, protocolFingerprint: p.fingerprint, protocolOverrides: p.overrides,
+                  protocolCanonicalText: p.canonicalText, protocolFingerprint: p.sharedFingerprint, protocolOverrides: p.overrides,
                   method: method, aanets: aanets, hyperParameters: p.resolvedSettings(method: method, aanets: aanets), seed: seed,
                   classOrder: p.classOrder.labels, datasetDigest: datasetDigest, environment: environment,
                   startedAt: startedAt, finishedAt: finishedAt, phases: phases, cnn: cnn, nme: nme, log: log)
+    }
+
+    /// The settings of the run's method and of the AANets plug-in (`method.*`, `aanets.*`
+    /// of `hyperParameters`) as sorted `key = value` lines; runs compare only when equal.
+    public var methodSettings: [String] {
+        hyperParameters.filter { $0.key.hasPrefix("method.") || $0.key.hasPrefix("aanets") }
+            .map { "\($0.key) = \($0.value)" }.sorted()
+    }
+
+    /// Digest (hex, 16 digits) of `methodSettings`.
+    public var methodSettingsDigest: String {
+        Digest.hex(methodSettings.reduce(Digest.fnv1a("method-settings")) { Digest.combine($0, Digest.fnv1a($1)) })
     }
 
     /// `lucir` or `lucir+aanets`: the method as it appears in paths and tables.

@@ -172,6 +172,19 @@ import Testing
         #expect(changed.overrides == [override])
     }
 
+    /// Bundles record the shared fingerprint: another method's block never changes it, any
+    /// shared setting does, and a run's own method settings are compared beside it.
+    @Test func sharedFingerprintIgnoresMethodBlocks() throws {
+        let base = try CILProtocol.parse(Self.minimal, file: "a.yaml")
+        let otherMethod = try CILProtocol.parse(Self.minimal, file: "a.yaml", overrides: ["methods.icarl.temperature=3"])
+        #expect(otherMethod.fingerprint != base.fingerprint)
+        #expect(otherMethod.sharedFingerprint == base.sharedFingerprint)
+        #expect(otherMethod.resolvedSettings(method: "lucir", aanets: false) == base.resolvedSettings(method: "lucir", aanets: false))
+        #expect(otherMethod.resolvedSettings(method: "icarl", aanets: false) != base.resolvedSettings(method: "icarl", aanets: false))
+        let shared = try CILProtocol.parse(Self.minimal, file: "a.yaml", overrides: ["memory.per_class=3"])
+        #expect(shared.sharedFingerprint != base.sharedFingerprint)
+    }
+
     @Test func overridesApplyAndAreRecorded() throws {
         let p = try CILProtocol.parse(Self.minimal, file: "a.yaml", overrides: ["training.epochs=3", "memory.per_class=1"])
         #expect(p.training.epochs == 3 && p.training.incrementalEpochs == 3 && p.memory == .perClass(1))

@@ -56,6 +56,17 @@ import Testing
         #expect(strict.report.contains("OUTSIDE TOLERANCE") && strict.report.contains("+2.50 !"))
     }
 
+    @Test func differentMethodSettingsAreNotComparableAndSplitTableRows() throws {
+        let a = try sampleResult()
+        var b = try sampleResult(seed: 2)
+        b.hyperParameters["method.lambda_base"] = "6"
+        let diff = BundleDiff(candidate: a, baseline: b, tolerance: 100)
+        guard case .notComparable(let why) = diff.verdict else { Issue.record("\(diff.verdict)"); return }
+        #expect(why.contains("method.lambda_base"))
+        let table = AccuracyTable(results: [a, b])
+        #expect(table.rows.count == 2 && table.rows.allSatisfy { $0.hasPrefix("lucir@") })
+    }
+
     @Test func differentFingerprintsAreNotComparable() throws {
         let a = try sampleResult(fingerprint: String(repeating: "1", count: 64))
         let b = try sampleResult(fingerprint: String(repeating: "2", count: 64))
