@@ -179,13 +179,16 @@ public final class Runner {
                 try onMark?(.step(engine.context))
                 step += 1
             }
-            try onMark?(.chainLink(chain.link(epoch: epoch, stage: .training)))
+            // Made before the call: optional chaining would skip it without a watcher.
+            let link = chain.link(epoch: epoch, stage: .training)
+            try onMark?(.chainLink(link))
             var alphas: [Double]?
             if let aanets, var alphaOptimizer = alphaSGD, let dual = network.backbone as? AANetsBackbone {
                 alphaOptimizer.learningRate = aanets.alphaSchedule.learningRate(base: aanets.alphaLearningRate, epoch: epoch, steppedAtEpochStart: optimization.steppedAtEpochStart)
                 try alphaPass(network: network, dual: dual, indices: balanced, phase: k, epoch: epoch, batchSize: aanets.balancedBatchSize,
                               optimizer: &alphaOptimizer, chain: &chain)
-                try onMark?(.chainLink(chain.link(epoch: epoch, stage: .alpha)))
+                let link = chain.link(epoch: epoch, stage: .alpha)
+                try onMark?(.chainLink(link))
                 alphaSGD = alphaOptimizer
                 alphas = dual.alphas.map { $0.value.scalarValue }
             }

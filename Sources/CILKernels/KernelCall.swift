@@ -1,3 +1,5 @@
+import Foundation
+
 /// One kernel call that can be run again by itself: its kind, its attributes (strides,
 /// padding, epsilon, transposes, scalars), copies of its inputs and its output as computed.
 /// `cilbench replay --capture` saves one; `cilbench replay-kernel` re-executes it on the fast
@@ -157,8 +159,5 @@ public struct TensorDifference: Sendable, CustomStringConvertible {
 }
 
 func shortNumber(_ v: Double) -> String {
-    if v == 0 { return "0" }
-    var s = String(describing: Float(v))
-    if s.count > 12 { s = String(s.prefix(12)) }
-    return s
+    v == 0 ? "0" : String(format: "%.3g", v)
 }
