@@ -33,6 +33,9 @@ public final class Runner {
     /// Time spent on the digest chain and on the phases, for the overhead figure.
     public private(set) var chainNanoseconds: UInt64 = 0
     public private(set) var trainingNanoseconds: UInt64 = 0
+    /// Time spent in training steps (forward, backward, optimiser, chain), for the chain's
+    /// per-step overhead.
+    public private(set) var stepNanoseconds: UInt64 = 0
 
     public private(set) var network: Network?
     public private(set) var memory: ExemplarMemory
@@ -165,6 +168,7 @@ public final class Runner {
             var step = 0
             try enter(.training, phase: k, epoch: epoch, step: 0)
             while let batch = try loader.next() {
+                let stepStart = DispatchTime.now().uptimeNanoseconds
                 engine.context = KernelContext(phase: k, epoch: epoch, step: step, stage: .training)
                 let labels = batch.labels.map { Int32($0) }
                 let g = Graph(engine: engine)
@@ -176,6 +180,7 @@ public final class Runner {
                 lossSum += g[loss].scalarValue * Double(labels.count)
                 seenImages += labels.count
                 chain.step(network.parameters)
+                stepNanoseconds += DispatchTime.now().uptimeNanoseconds - stepStart
                 try onMark?(.step(engine.context))
                 step += 1
             }
