@@ -8,7 +8,8 @@ import Foundation
 ///   magic "CILTRACE", format version byte (1), then items, each starting with a tag byte:
 ///   0 kind:     name length, UTF-8 name; the next kind index (0, 1, ...) refers to it
 ///   1 context:  phase, epoch, step (signed), stage byte; applies to the calls after it
-///   2 call:     sequence delta (from the previous call), kind index, shape count, per
+///   3 layer:    name length, UTF-8 name; the next layer index (1, 2, ...) refers to it
+///   2 call:     sequence delta (from the previous call), kind index, layer index (0: none), shape count, per
 ///               shape its rank and sizes, input digest count, input digests and the output
 ///               digest (8 bytes little-endian each)
 /// Kinds and contexts are written only when they change, so a call costs about 10 bytes
@@ -38,6 +39,7 @@ public enum KernelTrace {
         public private(set) var bytes: [UInt8] = KernelTrace.magic + [KernelTrace.version]
         public private(set) var count = 0
         private var kinds: [String: Int] = [:]
+        private var layers: [String: Int] = [:]
         private var context: KernelContext?
         private var lastSequence = 0
 
@@ -60,10 +62,21 @@ public enum KernelTrace {
                 put(r.kind.utf8.count)
                 bytes += r.kind.utf8
             }
+            var layer = 0
+            if let name = r.layer {
+                if let known = layers[name] { layer = known } else {
+                    layer = layers.count + 1
+                    layers[name] = layer
+                    bytes.append(3)
+                    put(name.utf8.count)
+                    bytes += name.utf8
+                }
+            }
             bytes.append(2)
             putSigned(r.sequence - lastSequence)
             lastSequence = r.sequence
             put(kind)
+            put(layer)
             put(r.shapes.count)
             for shape in r.shapes {
                 put(shape.count)
@@ -92,6 +105,7 @@ public enum KernelTrace {
         private let bytes: [UInt8]
         private var offset: Int
         private var kinds: [String] = []
+        private var layers: [String] = []
         private var context = KernelContext()
         private var sequence = 0
 
@@ -112,10 +126,11 @@ public enum KernelTrace {
                 let tag = bytes[offset]
                 offset += 1
                 switch tag {
-                case 0:
+                case 0, 3:
                     let n = try count()
                     guard offset + n <= bytes.count else { throw truncated() }
-                    kinds.append(String(decoding: bytes[offset..<(offset + n)], as: UTF8.self))
+                    let name = String(decoding: bytes[offset..<(offset + n)], as: UTF8.self)
+                    if tag == 0 { kinds.append(name) } else { layers.append(name) }
                     offset += n
                 case 1:
                     let phase = try signed(), epoch = try signed(), step = try signed()
@@ -126,6 +141,8 @@ public enum KernelTrace {
                     sequence += try signed()
                     let k = try count()
                     guard k < kinds.count else { throw BundleError.corrupt("\(KernelTrace.memberName): call \(sequence) names kind \(k) before defining it") }
+                    let l = try count()
+                    guard l <= layers.count else { throw BundleError.corrupt("\(KernelTrace.memberName): call \(sequence) names layer \(l) before defining it") }
                     var shapes: [[Int]] = []
                     for _ in 0..<(try count()) {
                         var shape: [Int] = []
@@ -134,7 +151,7 @@ public enum KernelTrace {
                     }
                     var inputs: [UInt64] = []
                     for _ in 0..<(try count()) { inputs.append(try word()) }
-                    return KernelRecord(sequence: sequence, context: context, kind: kinds[k], shapes: shapes, inputDigests: inputs, outputDigest: try word())
+                    return KernelRecord(sequence: sequence, context: context, layer: l == 0 ? nil : layers[l - 1], kind: kinds[k], shapes: shapes, inputDigests: inputs, outputDigest: try word())
                 default:
                     throw BundleError.corrupt("\(KernelTrace.memberName): unknown item tag \(tag) at byte \(offset - 1)")
                 }

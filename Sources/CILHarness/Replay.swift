@@ -20,6 +20,7 @@ public enum ReplayDivergence: Sendable, CustomStringConvertible {
         switch self {
         case .kernel(let recorded, let replayed, let differences):
             var lines = ["first divergent kernel call: #\(replayed.sequence) \(replayed.kind) at \(replayed.context)",
+                         "  layer: \(replayed.layer ?? "(not a parameterised layer)")",
                          "  shapes: \(Self.shapes(replayed.shapes))"]
             lines += differences.map { "  \($0)" }
             if recorded.context != replayed.context { lines.append("  (the trace recorded this call at \(recorded.context))") }

@@ -8,14 +8,17 @@ public struct KernelRecord: Sendable, Equatable {
     public var sequence: Int
     /// Where in the run the call happened (what the harness set on `ComputeEngine.context`).
     public var context: KernelContext
+    /// The layer's parameter name (e.g. `stage2.block3.conv1.weight`), nil when unknown.
+    public var layer: String?
     public var kind: String
     public var shapes: [[Int]]
     public var inputDigests: [UInt64]
     public var outputDigest: UInt64
 
-    public init(sequence: Int, context: KernelContext, kind: String, shapes: [[Int]], inputDigests: [UInt64], outputDigest: UInt64) {
+    public init(sequence: Int, context: KernelContext, layer: String? = nil, kind: String, shapes: [[Int]], inputDigests: [UInt64], outputDigest: UInt64) {
         self.sequence = sequence
         self.context = context
+        self.layer = layer
         self.kind = kind
         self.shapes = shapes
         self.inputDigests = inputDigests
@@ -62,6 +65,8 @@ public final class ComputeEngine {
     /// Where the run is; the harness sets it at step and stage boundaries, and every
     /// record carries a copy.
     public var context = KernelContext()
+    /// The layer (parameter name) the current op belongs to, when the graph knows it.
+    public var layer: String?
     /// When set, the call with this sequence number keeps copies of its inputs, attributes
     /// and output in `capturedCall` (`cilbench replay --capture`).
     public var captureSequence: Int?
@@ -112,7 +117,7 @@ public final class ComputeEngine {
         guard let observer else { return }
         let digests = observer.wantsDigests
         observer.kernelDidRun(KernelRecord(
-            sequence: sequence, context: context, kind: kind, shapes: inputs.map(\.shape) + [output.shape],
+            sequence: sequence, context: context, layer: layer, kind: kind, shapes: inputs.map(\.shape) + [output.shape],
             inputDigests: digests ? inputs.map(Digest.of) : [], outputDigest: digests ? Digest.of(output) : 0))
     }
 
