@@ -81,6 +81,7 @@ struct ReplayTests {
         #expect(records.map(\.sequence) == Array(1...records.count))
         #expect(KernelTrace.encode(records) == (try KernelTrace.decompress(trace)))
         #expect(records.contains { $0.context.stage == .evaluation && $0.context.phase == 2 })
+        #expect(records.contains { $0.kind == "conv2d.backward_weights" && $0.layer?.hasSuffix(".weight") == true })
     }
 
     /// An unchanged run replays with exit 0, kernel by kernel and by the chain alone.
@@ -128,6 +129,7 @@ struct ReplayTests {
         #expect(out.status == 1, "\(out.output)")
         #expect(out.output.contains("threads: 1 (recorded) vs 2 (here)"), "\(out.output)")
         #expect(out.output.contains("inputs identical"))
+        #expect(out.output.contains("  layer: "))
         let line = try #require(out.output.split(separator: "\n").first { $0.hasPrefix("first divergent kernel call: #") })
         let sequence = try #require(Int(line.dropFirst("first divergent kernel call: #".count).prefix { $0.isNumber }))
         #expect(["conv2d.backward_weights", "matmul", "conv2d.backward_data", "conv2d.forward"].contains { line.contains(" \($0) at ") }, "\(line)")
