@@ -10,7 +10,7 @@ struct ReplayCommand: ParsableCommand {
         commandName: "replay",
         abstract: "Re-run a bundle's run and stop at the first kernel call (or epoch) that differs from the recording.",
         discussion: """
-            The run is rebuilt from the bundle's manifest (protocol, overrides, method, seed, thread count) and trained again \
+            The run is rebuilt from the bundle's manifest (protocol canonical text, checked against its fingerprint; method, seed, thread count) and trained again \
             through the same code path as `cilbench run`. With a full trace (`run --trace`) every kernel call's inputs and output \
             are compared; without one, the parameters' digest chain after every epoch and the end-of-phase digests are. \
             On a divergence it prints where (phase, epoch, step, stage, kernel, shapes), what differs (an input or the output) \
@@ -22,7 +22,7 @@ struct ReplayCommand: ParsableCommand {
     @Argument(help: "A result bundle (.tar.zst).") var bundle: String
     @Option(help: "Folder holding the dataset, as given to `cilbench run`.") var dataRoot: String?
     @Option(help: "Threads for oneDNN and OpenBLAS (default: the recorded count).") var threads: Int?
-    @Option(help: "Protocol folder (default: protocols/ beside the package).") var protocols: String?
+    @Option(help: "Protocol folder, used only when the manifest's protocol text cannot rebuild the protocol (default: protocols/ beside the package).") var protocols: String?
     @Option(help: "Capture kernel call SEQ (its inputs, attributes and output) instead of comparing the whole run.") var capture: Int?
     @Option(help: "Where --capture writes the call (default: kernel-<SEQ>.cilk).") var captureFile: String?
 
@@ -39,13 +39,7 @@ struct ReplayCommand: ParsableCommand {
         if let capture, capture < 1 { throw failure("--capture takes a kernel call's sequence number (1 or more)") }
         let recorded: RunResult
         do { recorded = try ResultBundle.read(path: bundle) } catch { throw failure(error.description) }
-        let file: CILProtocol
-        do { file = try ProtocolLibrary.locate(explicit: protocols).load(recorded.protocolName, overrides: recorded.protocolOverrides) } catch {
-            throw failure("cannot load the run's protocol \(recorded.protocolName): \(error)")
-        }
-        guard file.fingerprint == recorded.protocolFingerprint else {
-            throw failure("protocol \(recorded.protocolName) has changed since the run (fingerprint \(file.fingerprint.prefix(12)), recorded \(recorded.protocolFingerprint.prefix(12))); use the protocol folder of the run with --protocols")
-        }
+        let file = try protocolFile(recorded)
         guard recorded.seed >= 0 else { throw failure("the bundle's seed \(recorded.seed) is negative") }
         let recordedThreads = Int(recorded.environment["threads"] ?? "")
         let threads = self.threads ?? recordedThreads ?? 2
@@ -139,6 +133,24 @@ struct ReplayCommand: ParsableCommand {
         if let comparator { what.insert("\(comparator.compared) kernel calls", at: 0) }
         print("replay matches the recording: \(what.joined(separator: ", ")) identical")
         return 0
+    }
+
+    /// The run's protocol: rebuilt from the manifest's canonical text, or (for a bundle whose
+    /// text does not round-trip) loaded by name with the recorded overrides; either way its
+    /// fingerprint must equal the recorded one.
+    func protocolFile(_ recorded: RunResult) throws -> CILProtocol {
+        if let rebuilt = try? CILProtocol.fromCanonicalText(recorded.protocolCanonicalText, name: recorded.protocolName),
+           rebuilt.fingerprint == recorded.protocolFingerprint {
+            return rebuilt
+        }
+        let file: CILProtocol
+        do { file = try ProtocolLibrary.locate(explicit: protocols).load(recorded.protocolName, overrides: recorded.protocolOverrides) } catch {
+            throw failure("the manifest's protocol text does not rebuild the protocol and \(recorded.protocolName) cannot be loaded: \(error)")
+        }
+        guard file.fingerprint == recorded.protocolFingerprint else {
+            throw failure("the manifest's protocol text does not rebuild the protocol, and protocol \(recorded.protocolName) has changed since the run (fingerprint \(file.fingerprint.prefix(12)), recorded \(recorded.protocolFingerprint.prefix(12))); use the protocol folder of the run with --protocols")
+        }
+        return file
     }
 
     static func key(_ l: ChainLink) -> String { "\(l.phase)/\(l.epoch)/\(l.stage.rawValue)" }

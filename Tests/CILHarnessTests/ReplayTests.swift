@@ -89,6 +89,11 @@ struct ReplayTests {
         let full = try replay(try recordings.traced)
         #expect(full.status == 0, "\(full.output)")
         #expect(full.output.contains("replay matches the recording"))
+        // From the manifest alone: no protocol files at hand.
+        let empty = try recordings.root.appendingPathComponent("no-protocols")
+        try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
+        let alone = try cilbench(["replay", try recordings.traced, "--protocols", empty.path], in: try recordings.root)
+        #expect(alone.status == 0, "\(alone.output)")
         let chain = try replay(try recordings.untraced)
         #expect(chain.status == 0, "\(chain.output)")
         #expect(chain.output.contains("chain links identical"))
@@ -171,5 +176,22 @@ struct ReplayTests {
         #expect(beyond.status == 2 && beyond.output.contains("no call #"), "\(beyond.output)")
         let kernel = try cilbench(["replay-kernel", garbage.path], in: r.root)
         #expect(kernel.status == 2 && kernel.output.contains("not a kernel capture"), "\(kernel.output)")
+    }
+}
+
+/// Every shipped protocol rebuilds from its canonical text with the same fingerprint, so
+/// `replay` needs only the bundle.
+@Suite struct CanonicalProtocolTests {
+    @Test func shippedProtocolsRoundTrip() throws {
+        let files = try FileManager.default.contentsOfDirectory(atPath: protocolsFolder).filter { $0.hasSuffix(".yaml") }.sorted()
+        #expect(files.count > 5)
+        for name in files {
+            let p = try CILProtocol.load(file: protocolsFolder + "/" + name)
+            let rebuilt = try CILProtocol.fromCanonicalText(p.canonicalText, name: p.name)
+            #expect(rebuilt.fingerprint == p.fingerprint, "\(name)")
+            #expect(rebuilt.name == p.name)
+        }
+        let overridden = try CILProtocol.load(file: protocolsFolder + "/smoke.yaml", overrides: ["training.epochs=3", "methods.lucir.lambda_base=7"])
+        #expect(try CILProtocol.fromCanonicalText(overridden.canonicalText, name: "smoke").fingerprint == overridden.fingerprint)
     }
 }
