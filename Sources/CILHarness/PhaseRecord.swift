@@ -10,6 +10,8 @@ public struct PhaseOutcome: Sendable, Codable, Equatable {
     /// Test images of the classes introduced in each phase j ≤ k.
     public var testImages: [Int]
     public var epochs: [EpochRecord]
+    /// The phase's digest chain (nil in checkpoints written before chains existed).
+    public var chain: [ChainLink]? = nil
 
     public var phase: Int { record.phase }
     public var seenClasses: Int { record.classesSeen }

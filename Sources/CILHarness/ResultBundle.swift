@@ -23,11 +23,14 @@ public enum ResultBundle {
 
     /// The archive's members, in archive order.
     public static let memberNames = ["manifest.json", "summary.md", "accuracy.csv", "accuracy-matrix.csv", "forgetting.csv",
-                                     "curves.svg", "digests.csv", "log.jsonl"]
+                                     "curves.svg", "digests.csv", "log.jsonl", "chain.csv"]
 
     /// The bundle's bytes (compressed archive). Same result, same bytes.
-    public static func encode(_ r: RunResult) throws(BundleError) -> [UInt8] {
+    /// `trace` is the compressed kernel trace (`trace.zst`), when the run recorded one;
+    /// `r.trace` must then describe it.
+    public static func encode(_ r: RunResult, trace: [UInt8]? = nil) throws(BundleError) -> [UInt8] {
         if let problem = r.inconsistency { throw .invalidResult(problem) }
+        if (trace == nil) != (r.trace == nil) { throw .invalidResult("the manifest's trace entry and the trace data disagree") }
         let manifest: [UInt8]
         var log: [UInt8] = []
         do {
@@ -46,7 +49,8 @@ public enum ResultBundle {
             ("curves.svg", Array(CurvesPlot.svg(r).utf8)),
             ("digests.csv", Array(BundleTables.digestsCSV(r).utf8)),
             ("log.jsonl", log),
-        ]
+            ("chain.csv", Array(chainCSV(r.chain).utf8)),
+        ] + (trace.map { [(KernelTrace.memberName, $0)] } ?? [])
         let folder = "\(r.protocolName)_\(r.methodLabel)_seed-\(r.seed)"
         let tar = try TarArchive.write(folder: folder, files: files.map { TarArchive.Entry(name: $0.0, contents: $0.1) },
                                        mtime: Int(r.finishedAt.timeIntervalSince1970.rounded(.down)))
@@ -63,8 +67,8 @@ public enum ResultBundle {
         return destination
     }
 
-    public static func write(_ r: RunResult, to destination: String) throws(BundleError) {
-        let bytes = try encode(r)
+    public static func write(_ r: RunResult, to destination: String, trace: [UInt8]? = nil) throws(BundleError) {
+        let bytes = try encode(r, trace: trace)
         let folder = (destination as NSString).deletingLastPathComponent
         do {
             try FileManager.default.createDirectory(atPath: folder.isEmpty ? "." : folder, withIntermediateDirectories: true)
@@ -142,8 +146,44 @@ public enum ResultBundle {
         } else {
             throw .corrupt("no log.jsonl inside")
         }
+        if let chain = entries.first(where: { $0.name == "chain.csv" }) {
+            result.chain = try parseChainCSV(String(decoding: chain.contents, as: UTF8.self))
+        }
+        if let trace = result.trace, !entries.contains(where: { $0.name == trace.member }) {
+            throw .corrupt("the manifest lists a kernel trace but there is no \(trace.member) inside")
+        }
         if let problem = result.inconsistency { throw .corrupt(problem) }
         return result
+    }
+
+    /// The raw bytes of one archive member, nil when the bundle has no such member.
+    public static func member(_ name: String, ofBundleAt path: String) throws(BundleFileError) -> [UInt8]? {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw BundleFileError(path: path, error: .io("cannot read the file"))
+        }
+        do {
+            return try TarArchive.read(try Zstd.decompress(Array(data))).first(where: { $0.name == name })?.contents
+        } catch {
+            throw BundleFileError(path: path, error: error)
+        }
+    }
+
+    /// chain.csv: one row per chain link.
+    static func chainCSV(_ links: [ChainLink]) -> String {
+        "phase,epoch,stage,steps,chain_digest\n" + links.map { "\($0.phase),\($0.epoch),\($0.stage.rawValue),\($0.steps),\(hex16($0.digest))\n" }.joined()
+    }
+
+    static func parseChainCSV(_ text: String) throws(BundleError) -> [ChainLink] {
+        var links: [ChainLink] = []
+        for (i, line) in text.split(separator: "\n").enumerated().dropFirst() {
+            let f = line.split(separator: ",", omittingEmptySubsequences: false)
+            guard f.count == 5, let phase = Int(f[0]), let epoch = Int(f[1]), let stage = ChainLink.Stage(rawValue: String(f[2])),
+                  let steps = Int(f[3]), f[4].count == 16, let digest = UInt64(f[4], radix: 16) else {
+                throw .corrupt("chain.csv line \(i + 1) does not parse: \(line)")
+            }
+            links.append(ChainLink(phase: phase, epoch: epoch, stage: stage, steps: steps, digest: digest))
+        }
+        return links
     }
 
     /// Every bundle (`*.tar.zst`) under the given files and folders, sorted by path.

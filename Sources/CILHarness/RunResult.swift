@@ -36,6 +36,11 @@ public struct RunResult: Sendable, Equatable {
     public var nme: AccuracyMatrix?
     /// One record per training epoch, in order.
     public var log: [EpochRecord]
+    /// The digest chain's links, phase by phase (`chain.csv`; empty for bundles written
+    /// before chains existed, and for phases restored from a checkpoint of such a build).
+    public var chain: [ChainLink] = []
+    /// Present when the bundle holds a full kernel trace (`trace.zst`, `run --trace`).
+    public var trace: TraceInfo?
 
     public init(cilbenchVersion: String, gitRevision: String, protocolName: String, protocolCanonicalText: String,
                 protocolFingerprint: String, protocolOverrides: [String], method: String, aanets: Bool,
@@ -196,7 +201,7 @@ extension RunResult: Codable {
     private enum CodingKeys: String, CodingKey {
         case cilbenchVersion, gitRevision, protocolName, protocolCanonicalText, protocolFingerprint, protocolOverrides
         case method, aanets, hyperParameters, seed, classOrder, datasetDigest, environment, startedAt, finishedAt
-        case phases, cnn, nme
+        case phases, cnn, nme, trace
     }
 
     public init(from decoder: any Decoder) throws {
@@ -215,6 +220,7 @@ extension RunResult: Codable {
                   startedAt: try c.decode(Date.self, forKey: .startedAt), finishedAt: try c.decode(Date.self, forKey: .finishedAt),
                   phases: try c.decode([PhaseRecord].self, forKey: .phases),
                   cnn: try c.decode(AccuracyMatrix.self, forKey: .cnn), nme: try c.decodeIfPresent(AccuracyMatrix.self, forKey: .nme), log: [])
+        trace = try c.decodeIfPresent(TraceInfo.self, forKey: .trace)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -237,5 +243,22 @@ extension RunResult: Codable {
         try c.encode(phases, forKey: .phases)
         try c.encode(cnn, forKey: .cnn)
         try c.encodeIfPresent(nme, forKey: .nme)
+        try c.encodeIfPresent(trace, forKey: .trace)
+    }
+}
+
+/// What the manifest says about a bundle's full kernel trace.
+public struct TraceInfo: Sendable, Codable, Equatable {
+    /// Kernel calls recorded (every call of the run, in order).
+    public var calls: Int
+    /// `KernelTrace` format version.
+    public var format: Int
+    /// The archive member holding it.
+    public var member: String
+
+    public init(calls: Int, format: Int = Int(KernelTrace.version), member: String = KernelTrace.memberName) {
+        self.calls = calls
+        self.format = format
+        self.member = member
     }
 }

@@ -9,6 +9,16 @@ public enum RunEvent {
     case phaseFinished(PhaseOutcome)
 }
 
+/// Points in a run where a watcher (replay) may look at what was computed so far and stop
+/// the run by throwing: after every optimiser step, when a stage of a phase begins, when an
+/// epoch's chain link is made, and when a phase is finished (before `onEvent` hears of it).
+public enum RunMark {
+    case step(KernelContext)
+    case stage(KernelContext)
+    case chainLink(ChainLink)
+    case phaseFinished(PhaseOutcome)
+}
+
 /// The phase loop (aanets-protocol.md §4.6): for each phase, let the method prepare, train
 /// on new-class data and exemplars (plus AANets' α pass when switched on), select exemplars
 /// by herding, and evaluate CNN and NME on the test images of every seen class. The method
@@ -18,6 +28,14 @@ public final class Runner {
     public let method: any IncrementalMethod
     public let engine: ComputeEngine
     public var onEvent: ((RunEvent) -> Void)?
+    /// Called at every `RunMark`; a thrown error ends the run (replay stops at a divergence).
+    public var onMark: ((RunMark) throws -> Void)?
+    /// Time spent on the digest chain and on the phases, for the overhead figure.
+    public private(set) var chainNanoseconds: UInt64 = 0
+    public private(set) var trainingNanoseconds: UInt64 = 0
+    /// Time spent in training steps (forward, backward, optimiser, chain), for the chain's
+    /// per-step overhead.
+    public private(set) var stepNanoseconds: UInt64 = 0
 
     public private(set) var network: Network?
     public private(set) var memory: ExemplarMemory
@@ -105,6 +123,8 @@ public final class Runner {
                                    exemplarsPerClass: configuration.memory.exemplarsPerClass(seenClasses: seen),
                                    seed: configuration.seed, engine: engine)
         let extractor = FeatureExtractor(engine: engine, assembler: trainEvaluationAssembler, batchSize: configuration.evaluationBatchSize)
+        var chain = DigestChain(phase: k)
+        try enter(.beginPhase, phase: k)
 
         // The network: built in phase 0, prepared by the method afterwards, and switched to
         // AANets' dual branches when phase 1 begins (after the method's teacher snapshot, so
@@ -145,7 +165,11 @@ public final class Runner {
             sgd.learningRate = lr
             let loader = try BatchLoader(assembler: trainAssembler, indices: trainIndices, batchSize: optimization.batchSize, phase: k, epoch: epoch)
             var lossSum = 0.0, seenImages = 0
+            var step = 0
+            try enter(.training, phase: k, epoch: epoch, step: 0)
             while let batch = try loader.next() {
+                let stepStart = DispatchTime.now().uptimeNanoseconds
+                engine.context = KernelContext(phase: k, epoch: epoch, step: step, stage: .training)
                 let labels = batch.labels.map { Int32($0) }
                 let g = Graph(engine: engine)
                 let loss = try method.loss(g, network: network, batch: TrainingBatch(images: batch.images, labels: labels), context: context)
@@ -155,11 +179,21 @@ public final class Runner {
                 sgd.step(network.parameters)
                 lossSum += g[loss].scalarValue * Double(labels.count)
                 seenImages += labels.count
+                chain.step(network.parameters)
+                stepNanoseconds += DispatchTime.now().uptimeNanoseconds - stepStart
+                try onMark?(.step(engine.context))
+                step += 1
             }
+            // Made before the call: optional chaining would skip it without a watcher.
+            let link = chain.link(epoch: epoch, stage: .training)
+            try onMark?(.chainLink(link))
             var alphas: [Double]?
             if let aanets, var alphaOptimizer = alphaSGD, let dual = network.backbone as? AANetsBackbone {
                 alphaOptimizer.learningRate = aanets.alphaSchedule.learningRate(base: aanets.alphaLearningRate, epoch: epoch, steppedAtEpochStart: optimization.steppedAtEpochStart)
-                try alphaPass(network: network, dual: dual, indices: balanced, phase: k, epoch: epoch, batchSize: aanets.balancedBatchSize, optimizer: &alphaOptimizer)
+                try alphaPass(network: network, dual: dual, indices: balanced, phase: k, epoch: epoch, batchSize: aanets.balancedBatchSize,
+                              optimizer: &alphaOptimizer, chain: &chain)
+                let link = chain.link(epoch: epoch, stage: .alpha)
+                try onMark?(.chainLink(link))
                 alphaSGD = alphaOptimizer
                 alphas = dual.alphas.map { $0.value.scalarValue }
             }
@@ -169,19 +203,27 @@ public final class Runner {
             epochs.append(record)
             onEvent?(.epochFinished(phase: k, record, epochs: optimization.epochs))
         }
+        try enter(.endPhase, phase: k)
         try method.endPhase(context, network: network)
 
+        try enter(.exemplarSelection, phase: k)
         if method.usesExemplars {
             for position in newPositions {
                 let features = try extractor.run(network, indices: trainByPosition[position]).features
                 memory.append(rankedIndices: Herding.rank(features, count: context.exemplarsPerClass).map { trainByPosition[position][$0] })
             }
         }
+        try enter(.afterSelection, phase: k)
         try method.afterExemplarSelection(context, network: network, data: RunnerPhaseData(runner: self, phase: k, seen: seen))
         // A method may have replaced images (Mnemonics): class means must see the new ones.
         let evaluationExtractor = FeatureExtractor(engine: engine, assembler: trainEvaluationAssembler, batchSize: configuration.evaluationBatchSize)
+        try enter(.evaluation, phase: k)
         var record = try evaluate(network: network, phase: k, seen: seen, extractor: evaluationExtractor)
         record.epochs = epochs
+        record.chain = chain.links
+        chainNanoseconds += chain.nanoseconds
+        trainingNanoseconds += DispatchTime.now().uptimeNanoseconds - started
+        try onMark?(.phaseFinished(record))
         record.record.wallSeconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
         records.append(record)
         onEvent?(.phaseFinished(record))
@@ -198,17 +240,24 @@ public final class Runner {
     /// updating only α (G5). Every other parameter is frozen for the pass, so backward
     /// computes only what α's gradient needs. Each step uses the gradient `alphaGradient`
     /// prepares: accumulated (G3, reference LUCIR) or the batch's own.
-    func alphaPass(network: Network, dual: AANetsBackbone, indices: [Int], phase: Int, epoch: Int, batchSize: Int, optimizer: inout SGD) throws {
+    func alphaPass(network: Network, dual: AANetsBackbone, indices: [Int], phase: Int, epoch: Int, batchSize: Int, optimizer: inout SGD,
+                   chain: inout DigestChain) throws {
         let parameters = network.parameters
         let trainable = parameters.map(\.isTrainable)
         for p in parameters { p.isTrainable = dual.alphas.contains { $0 === p } }
         defer { for (p, t) in zip(parameters, trainable) { p.isTrainable = t } }
         let loader = try BatchLoader(assembler: trainAssembler, indices: indices, batchSize: batchSize, phase: phase, epoch: epoch, shuffle: false)
+        var step = 0
+        try enter(.alphaPass, phase: phase, epoch: epoch, step: 0)
         while let batch = try loader.next() {
+            engine.context = KernelContext(phase: phase, epoch: epoch, step: step, stage: .alphaPass)
             let g = Graph(engine: engine)
             let out = try network.forward(g, images: g.constant(batch.images), mode: .evaluation)
             try g.backward(from: g.crossEntropy(out.logits, labels: batch.labels.map { Int32($0) }))
             alphaGradient.step(dual.alphas, optimizer: &optimizer)
+            chain.step(parameters)
+            try onMark?(.step(engine.context))
+            step += 1
         }
     }
 
@@ -246,6 +295,13 @@ public final class Runner {
 }
 
 extension Runner {
+    /// Sets the engine's context for the kernels of a new stage and lets the watcher look
+    /// at everything before it.
+    func enter(_ stage: KernelStage, phase: Int, epoch: Int = -1, step: Int = -1) throws {
+        engine.context = KernelContext(phase: phase, epoch: epoch, step: step, stage: stage)
+        try onMark?(.stage(engine.context))
+    }
+
     /// The kept exemplars' indices and, when a method replaced images, their pixels too.
     func exemplarDigest(seen: Int) -> UInt64 {
         let indices = memory.digest(seenClasses: seen)

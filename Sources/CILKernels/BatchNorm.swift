@@ -79,14 +79,14 @@ extension ComputeEngine {
     /// Training mode: normalise with batch statistics (biased variance), y = gamma * xhat + beta.
     public func batchNormTraining(_ x: Tensor, gamma: Tensor, beta: Tensor, epsilon: Double = 1e-5) throws -> (output: Tensor, statistics: BatchNormStatistics) {
         let r = try bnTrainingForward(x, gamma: gamma, beta: beta, epsilon: epsilon, relu: false)
-        record("batchNormTraining", inputs: [x, gamma, beta], output: r.output)
+        record("batchNormTraining", inputs: [x, gamma, beta], output: r.output, attributes: ["epsilon": epsilon])
         return r
     }
 
     /// ReLU(batchNormTraining(x)), in the same two passes over memory.
     public func batchNormReLUTraining(_ x: Tensor, gamma: Tensor, beta: Tensor, epsilon: Double = 1e-5) throws -> (output: Tensor, statistics: BatchNormStatistics) {
         let r = try bnTrainingForward(x, gamma: gamma, beta: beta, epsilon: epsilon, relu: true)
-        record("batchNormReLUTraining", inputs: [x, gamma, beta], output: r.output)
+        record("batchNormReLUTraining", inputs: [x, gamma, beta], output: r.output, attributes: ["epsilon": epsilon])
         return r
     }
 
@@ -123,7 +123,7 @@ extension ComputeEngine {
         } else {
             fastAffine(x.floatPointer, y.floatPointer, g, mean: mean.map(Float.init), scale: scale.map(Float.init), shift: shift.map(Float.init), threads: threads)
         }
-        record("batchNormInference", inputs: [x, gamma, beta, runningMean, runningVariance], output: y)
+        record("batchNormInference", inputs: [x, gamma, beta, runningMean, runningVariance], output: y, attributes: ["epsilon": epsilon])
         return y
     }
 
@@ -145,7 +145,7 @@ extension ComputeEngine {
             let z = [Float](repeating: 0, count: g.channels)
             fastAffine(gradOutput.floatPointer, dx.floatPointer, g, mean: z, scale: scale.map(Float.init), shift: z, threads: threads)
         }
-        record("batchNormInferenceBackward", inputs: [gradOutput, gamma, runningVariance], output: dx)
+        record("batchNormInferenceBackward", inputs: [gradOutput, gamma, runningVariance], output: dx, attributes: ["epsilon": epsilon])
         return dx
     }
 

@@ -4,12 +4,26 @@ import Foundation
 
 /// One kernel call as an observer sees it: what ran, on what shapes, and digests of the
 /// inputs and the output. Replay and traces are built on these records.
-public struct KernelRecord: Sendable {
+public struct KernelRecord: Sendable, Equatable {
     public var sequence: Int
+    /// Where in the run the call happened (what the harness set on `ComputeEngine.context`).
+    public var context: KernelContext
+    /// The layer's parameter name (e.g. `stage2.block3.conv1.weight`), nil when unknown.
+    public var layer: String?
     public var kind: String
     public var shapes: [[Int]]
     public var inputDigests: [UInt64]
     public var outputDigest: UInt64
+
+    public init(sequence: Int, context: KernelContext, layer: String? = nil, kind: String, shapes: [[Int]], inputDigests: [UInt64], outputDigest: UInt64) {
+        self.sequence = sequence
+        self.context = context
+        self.layer = layer
+        self.kind = kind
+        self.shapes = shapes
+        self.inputDigests = inputDigests
+        self.outputDigest = outputDigest
+    }
 }
 
 /// Receives every kernel call's record, in call order. With no observer attached the
@@ -48,6 +62,15 @@ public final class ComputeEngine {
     public var path: KernelPath
     public weak var observer: KernelObserver?
     public private(set) var sequence = 0
+    /// Where the run is; the harness sets it at step and stage boundaries, and every
+    /// record carries a copy.
+    public var context = KernelContext()
+    /// The layer (parameter name) the current op belongs to, when the graph knows it.
+    public var layer: String?
+    /// When set, the call with this sequence number keeps copies of its inputs, attributes
+    /// and output in `capturedCall` (`cilbench replay --capture`).
+    public var captureSequence: Int?
+    public private(set) var capturedCall: KernelCall?
 
     let dnnlEngine: dnnl_engine_t
     let dnnlStream: dnnl_stream_t
@@ -83,14 +106,18 @@ public final class ComputeEngine {
     @inlinable
     public func usesReference(_ dtype: DType) -> Bool { dtype == .float64 || path == .reference }
 
-    /// Reports a finished kernel call to the observer, if any. Costs nothing without one.
+    /// Reports a finished kernel call to the observer, if any. Costs nothing without one:
+    /// `attributes` (strides, padding, epsilon, ...) is evaluated only for a capture.
     @inline(__always)
-    public func record(_ kind: String, inputs: [Tensor], output: Tensor) {
+    public func record(_ kind: String, inputs: [Tensor], output: Tensor, attributes: @autoclosure () -> [String: Double] = [:]) {
         sequence += 1
+        if let captureSequence, captureSequence == sequence {
+            capturedCall = KernelCall(kind: kind, attributes: attributes(), inputs: inputs, output: output, context: context)
+        }
         guard let observer else { return }
         let digests = observer.wantsDigests
         observer.kernelDidRun(KernelRecord(
-            sequence: sequence, kind: kind, shapes: inputs.map(\.shape) + [output.shape],
+            sequence: sequence, context: context, layer: layer, kind: kind, shapes: inputs.map(\.shape) + [output.shape],
             inputDigests: digests ? inputs.map(Digest.of) : [], outputDigest: digests ? Digest.of(output) : 0))
     }
 

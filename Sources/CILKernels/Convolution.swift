@@ -64,7 +64,7 @@ extension ComputeEngine {
             let plan = try convPrimitive(g, .forward)
             try plan.run(self, a: input.storage.raw, b: weight.storage.raw, out: out.storage.raw)
         }
-        record("conv2d.forward", inputs: [input, weight], output: out)
+        record("conv2d.forward", inputs: [input, weight], output: out, attributes: ["stride": Double(stride), "padding": Double(padding)])
         return out
     }
 
@@ -83,7 +83,7 @@ extension ComputeEngine {
             let plan = try convPrimitive(g, .backwardData)
             try plan.run(self, a: gradOutput.storage.raw, b: weight.storage.raw, out: out.storage.raw)
         }
-        record("conv2d.backward_data", inputs: [gradOutput, weight], output: out)
+        record("conv2d.backward_data", inputs: [gradOutput, weight], output: out, attributes: ["stride": Double(g.stride), "padding": Double(g.padding)])
         return out
     }
 
@@ -101,7 +101,7 @@ extension ComputeEngine {
             let plan = try convPrimitive(g, .backwardWeights)
             try plan.run(self, a: input.storage.raw, b: gradOutput.storage.raw, out: out.storage.raw)
         }
-        record("conv2d.backward_weights", inputs: [gradOutput, input], output: out)
+        record("conv2d.backward_weights", inputs: [gradOutput, input], output: out, attributes: ["stride": Double(g.stride), "padding": Double(g.padding)])
         return out
     }
 

@@ -68,7 +68,7 @@ private func referenceMap<T: BinaryFloatingPoint>(_: T.Type, _ n: Int, _ out: Te
 extension ComputeEngine {
     @inline(__always)
     private func elementwise(_ kind: String, _ a: Tensor, _ b: Tensor?, into existing: UnsafeMutablePointer<Float>? = nil,
-                             reference: (Double, Double) -> Double,
+                             attributes: @autoclosure () -> [String: Double] = [:], reference: (Double, Double) -> Double,
                              vector: (SIMD16<Float>, SIMD16<Float>) -> SIMD16<Float>, scalar: (Float, Float) -> Float) -> Tensor {
         if let b {
             precondition(a.shape == b.shape && a.dtype == b.dtype, "\(kind): operands \(a.dtype) \(a.shape) and \(b.dtype) \(b.shape) differ")
@@ -83,7 +83,7 @@ extension ComputeEngine {
         } else {
             fastMap(a.count, threads: threads, out.floatPointer, a.floatPointer, other.floatPointer, vector: vector, scalar: scalar)
         }
-        record(kind, inputs: b.map { [a, $0] } ?? [a], output: out)
+        record(kind, inputs: b.map { [a, $0] } ?? [a], output: out, attributes: attributes())
         return out
     }
 
@@ -102,13 +102,13 @@ extension ComputeEngine {
     /// s * a.
     public func scale(_ a: Tensor, by s: Double) -> Tensor {
         let f = Float(s)
-        return elementwise("scale", a, nil, reference: { v, _ in s * v }, vector: { v, _ in f * v }, scalar: { v, _ in f * v })
+        return elementwise("scale", a, nil, attributes: ["scale": s], reference: { v, _ in s * v }, vector: { v, _ in f * v }, scalar: { v, _ in f * v })
     }
 
     /// alpha * a + beta * b.
     public func axpby(_ a: Tensor, alpha: Double, _ b: Tensor, beta: Double) -> Tensor {
         let fa = Float(alpha), fb = Float(beta)
-        return elementwise("axpby", a, b, reference: { alpha * $0 + beta * $1 },
+        return elementwise("axpby", a, b, attributes: ["alpha": alpha, "beta": beta], reference: { alpha * $0 + beta * $1 },
                            vector: { fa * $0 + fb * $1 }, scalar: { fa * $0 + fb * $1 })
     }
 

@@ -34,7 +34,8 @@ extension ComputeEngine {
             if let residual { out.storage.raw.copyMemory(from: residual.storage.raw, byteCount: residual.count * 4) }
             try plan.run(self, input: input.storage.raw, weight: weight.storage.raw, bias: bias.storage.raw, out: out.storage.raw)
         }
-        record("conv2d.inference", inputs: [input, weight, bias] + (residual.map { [$0] } ?? []), output: out)
+        record("conv2d.inference", inputs: [input, weight, bias] + (residual.map { [$0] } ?? []), output: out,
+               attributes: ["stride": Double(stride), "padding": Double(padding), "relu": relu ? 1 : 0])
         return out
     }
 }

@@ -21,7 +21,7 @@ extension ComputeEngine {
                         Int32(m), Int32(n), Int32(k), 1, a.floatPointer, Int32(a.shape[1]),
                         b.floatPointer, Int32(b.shape[1]), 0, c.floatPointer, Int32(n))
         }
-        record("matmul", inputs: [a, b], output: c)
+        record("matmul", inputs: [a, b], output: c, attributes: ["transposeA": transposeA ? 1 : 0, "transposeB": transposeB ? 1 : 0])
         return c
     }
 }

@@ -2,11 +2,13 @@
 extension Graph {
     public func conv2d(_ x: Var, weight w: Var, stride: Int, padding: Int) throws -> Var {
         let input = self[x], kernel = self[w]
-        let out = try engine.conv2dForward(input, weight: kernel, stride: stride, padding: padding)
+        let out = try labelled(w) { try engine.conv2dForward(input, weight: kernel, stride: stride, padding: padding) }
         let geometry = Conv2DGeometry(input: input.shape, weight: kernel.shape, stride: stride, padding: padding)
         return record(out, inputs: [x, w]) { g, dy in
-            if g.requiresGradient(x) { g.accumulate(x, try g.engine.conv2dBackwardData(dy, weight: kernel, geometry: geometry)) }
-            if g.requiresGradient(w) { g.accumulate(w, try g.engine.conv2dBackwardWeights(dy, input: input, geometry: geometry)) }
+            try g.labelled(w) {
+                if g.requiresGradient(x) { g.accumulate(x, try g.engine.conv2dBackwardData(dy, weight: kernel, geometry: geometry)) }
+                if g.requiresGradient(w) { g.accumulate(w, try g.engine.conv2dBackwardWeights(dy, input: input, geometry: geometry)) }
+            }
         }
     }
 

@@ -85,6 +85,18 @@ public final class Graph {
     /// parameter, e.g. inputs marked by `variable`).
     public func gradient(of v: Var) -> Tensor? { gradients[v.id] }
 
+    /// Runs `body` with the engine's layer label set to the name of the parameter behind
+    /// `v` (if it is one), so traced kernel calls name their layer; restores the label after.
+    /// Costs one string retain per op without an observer.
+    @inline(__always)
+    func labelled<R>(_ v: Var, _ body: () throws -> R) rethrows -> R {
+        guard let p = parameterOfLeaf[v.id] else { return try body() }
+        let saved = engine.layer
+        engine.layer = p.name
+        defer { engine.layer = saved }
+        return try body()
+    }
+
     /// A leaf that requires a gradient but is not a parameter (gradient checks of inputs).
     public func variable(_ tensor: Tensor) -> Var {
         append(tensor, requiresGradient: recordsGradients, backward: nil, parameter: nil)

@@ -3,8 +3,8 @@ extension Graph {
     /// op(a) · op(b) for 2-d values.
     public func matmul(_ a: Var, _ b: Var, transposeA: Bool = false, transposeB: Bool = false) -> Var {
         let va = self[a], vb = self[b]
-        let out = engine.matmul(va, vb, transposeA: transposeA, transposeB: transposeB)
-        return record(out, inputs: [a, b]) { g, dy in
+        let out = labelled(b) { labelled(a) { engine.matmul(va, vb, transposeA: transposeA, transposeB: transposeB) } }
+        return record(out, inputs: [a, b]) { g, dy in g.labelled(b) { g.labelled(a) {
             let e = g.engine
             if g.requiresGradient(a) {
                 // C = A·B → dA = dC·Bᵀ; C = Aᵀ·B → dA = B·dCᵀ (and the transposed cases alike).
@@ -19,7 +19,7 @@ extension Graph {
                     : e.matmul(va, dy, transposeA: !transposeA, transposeB: false)
                 g.accumulate(b, db)
             }
-        }
+        } } }
     }
 
     /// x · Wᵀ (+ b): a fully-connected layer over [N, D] with W [C, D] and b [C].

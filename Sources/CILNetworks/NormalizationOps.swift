@@ -4,13 +4,17 @@ extension Graph {
     /// Training-mode BN with batch statistics, optionally fused with the following ReLU.
     public func batchNormTraining(_ x: Var, gamma: Var, beta: Var, epsilon: Double, fusedReLU: Bool) throws -> (output: Var, statistics: BatchNormStatistics) {
         let input = self[x], scale = self[gamma]
-        let (out, stats) = fusedReLU
-            ? try engine.batchNormReLUTraining(input, gamma: scale, beta: self[beta], epsilon: epsilon)
-            : try engine.batchNormTraining(input, gamma: scale, beta: self[beta], epsilon: epsilon)
+        let (out, stats) = try labelled(gamma) {
+            fusedReLU
+                ? try engine.batchNormReLUTraining(input, gamma: scale, beta: self[beta], epsilon: epsilon)
+                : try engine.batchNormTraining(input, gamma: scale, beta: self[beta], epsilon: epsilon)
+        }
         let v = record(out, inputs: [x, gamma, beta]) { g, dy in
-            let grads = fusedReLU
-                ? try g.engine.batchNormReLUTrainingBackward(dy, input: input, output: out, gamma: scale, statistics: stats)
-                : try g.engine.batchNormTrainingBackward(dy, input: input, gamma: scale, statistics: stats)
+            let grads = try g.labelled(gamma) {
+                fusedReLU
+                    ? try g.engine.batchNormReLUTrainingBackward(dy, input: input, output: out, gamma: scale, statistics: stats)
+                    : try g.engine.batchNormTrainingBackward(dy, input: input, gamma: scale, statistics: stats)
+            }
             g.accumulate(x, grads.gradInput)
             g.accumulate(gamma, grads.gradGamma)
             g.accumulate(beta, grads.gradBeta)
@@ -21,10 +25,12 @@ extension Graph {
     /// Evaluation-mode BN with running statistics: an affine map per channel.
     public func batchNormInference(_ x: Var, gamma: Var, beta: Var, runningMean: Tensor, runningVariance: Tensor, epsilon: Double) throws -> Var {
         let input = self[x], scale = self[gamma]
-        let out = try engine.batchNormInference(input, gamma: scale, beta: self[beta], runningMean: runningMean, runningVariance: runningVariance, epsilon: epsilon)
+        let out = try labelled(gamma) {
+            try engine.batchNormInference(input, gamma: scale, beta: self[beta], runningMean: runningMean, runningVariance: runningVariance, epsilon: epsilon)
+        }
         return record(out, inputs: [x, gamma, beta]) { g, dy in
             if g.requiresGradient(x) {
-                g.accumulate(x, try g.engine.batchNormInferenceBackward(dy, gamma: scale, runningVariance: runningVariance, epsilon: epsilon))
+                g.accumulate(x, try g.labelled(gamma) { try g.engine.batchNormInferenceBackward(dy, gamma: scale, runningVariance: runningVariance, epsilon: epsilon) })
             }
             if g.requiresGradient(gamma) || g.requiresGradient(beta) {
                 // xhat = (x − μ)/√(σ²+ε): dγ = Σ dy·xhat, dβ = Σ dy, summed over all but the channel axis.

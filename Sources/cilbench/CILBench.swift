@@ -6,7 +6,7 @@ struct CILBench: ParsableCommand {
         commandName: "cilbench",
         abstract: "Class-incremental learning benchmarks, reproducible and checkable.",
         subcommands: [RunCommand.self, ShowCommand.self, TableCommand.self, DiffCommand.self, PolicyCommand.self, ProtocolsCommand.self,
-                      BenchCommand.self, DataCommand.self, TrainDigestCommand.self])
+                      BenchCommand.self, DataCommand.self, TrainDigestCommand.self, ReplayCommand.self, ReplayKernelCommand.self])
 }
 
 @main

@@ -23,6 +23,8 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "Continue from the last finished phase of an earlier run with the same settings.") var resume = false
     @Option(help: "Protocol folder (default: protocols/ beside the package).") var protocols: String?
     @Flag(help: "Train phase 0 even if a run with the same phase 0 left it in <out>/.phase0-cache.") var noPhaseZeroCache = false
+    @Flag(help: "Record every kernel call (context, kind, shapes, input and output digests) into the bundle's trace.zst for `cilbench replay`. Trains every phase (no resume, no phase-0 cache); digesting every tensor slows the run.")
+    var trace = false
 
     func run() throws {
         do {
@@ -35,12 +37,22 @@ struct RunCommand: ParsableCommand {
         }
     }
 
-    func execute() throws {
-        let library = ProtocolLibrary.locate(explicit: protocols)
-        let file = try library.load(protocolName, overrides: overrides)
+    /// The engine, plan and runner of a run: `run` and `replay` go through this one path.
+    static func prepare(_ file: CILProtocol, method: String, aanets: Bool, seed: UInt64, dataRoot: String?, threads: Int) throws
+        -> (engine: ComputeEngine, plan: RunPlan, runner: Runner) {
         let engine = try ComputeEngine(threads: threads)
         let plan = try RunPlan(protocol: file, method: method, aanets: aanets, seed: seed, dataRoot: dataRoot, threads: threads)
         let runner = try Runner(configuration: plan.configuration, method: plan.method, engine: engine)
+        return (engine, plan, runner)
+    }
+
+    func execute() throws {
+        if trace && resume { throw ValidationError("--trace records every kernel call of the run, so it cannot --resume one") }
+        let library = ProtocolLibrary.locate(explicit: protocols)
+        let file = try library.load(protocolName, overrides: overrides)
+        let (engine, plan, runner) = try Self.prepare(file, method: method, aanets: aanets, seed: seed, dataRoot: dataRoot, threads: threads)
+        let recorder = trace ? KernelTrace.Recorder() : nil
+        engine.observer = recorder
         let folder = URL(fileURLWithPath: out).appendingPathComponent(file.name).appendingPathComponent(plan.variantName)
         let checkpointURL = folder.appendingPathComponent("seed-\(seed).checkpoint")
         // Fail before training, not after it, when the results could not be written.
@@ -55,7 +67,7 @@ struct RunCommand: ParsableCommand {
             let (checkpoint, tensors) = try Checkpoint.read(from: checkpointURL)
             try runner.restore(checkpoint, tensors: tensors, runFingerprint: plan.runFingerprint)
             FileHandle.standardError.write(Data("resuming after phase \(checkpoint.finishedPhases) of \(file.phases.phaseCount)\n".utf8))
-        } else if !noPhaseZeroCache, FileManager.default.fileExists(atPath: phaseZeroURL.path) {
+        } else if !noPhaseZeroCache, !trace, FileManager.default.fileExists(atPath: phaseZeroURL.path) {
             // The cache is content-addressed and its values digest-checked on read; a damaged
             // entry is reported and phase 0 is trained again.
             do {
@@ -86,8 +98,15 @@ struct RunCommand: ParsableCommand {
         let records = try runner.run()
         if let phaseError { throw phaseError }
         let bundleURL = folder.appendingPathComponent("seed-\(seed).tar.zst")
-        let result = try Self.result(plan: plan, records: records, engine: engine, started: started)
-        try ResultBundle.write(result, to: bundleURL.path)
+        var result = try Self.result(plan: plan, records: records, engine: engine, started: started)
+        var traceBytes: [UInt8]?
+        if let recorder {
+            engine.observer = nil
+            traceBytes = try KernelTrace.compress(recorder.bytes)
+            result.trace = TraceInfo(calls: recorder.count)
+            FileHandle.standardError.write(Data("trace: \(recorder.count) kernel calls, \(recorder.bytes.count) bytes, \(traceBytes!.count) compressed\n".utf8))
+        }
+        try ResultBundle.write(result, to: bundleURL.path, trace: traceBytes)
         try? FileManager.default.removeItem(at: checkpointURL)
         print(BundleTables.summaryMarkdown(result))
         print(bundleURL.path)
@@ -101,10 +120,16 @@ struct RunCommand: ParsableCommand {
         let nme = try records.allSatisfy { $0.nmeCorrect != nil }
             ? AccuracyMatrix(correct: records.map { $0.nmeCorrect ?? [] }, testImages: testImages) : nil
         var environment = RunEnvironment.collect(engine: engine)
-        environment["method_settings"] = plan.method.resolvedSettings.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
-        return RunResult(protocol: plan.protocolFile, method: plan.methodName, aanets: plan.aanets, seed: Int(plan.seed),
-                         cilbenchVersion: BuildInfo.version, gitRevision: BuildInfo.gitRevision, datasetDigest: plan.datasetDigest,
-                         environment: environment, startedAt: started, finishedAt: Date(), phases: records.map(\.record),
-                         cnn: cnn, nme: nme, log: records.flatMap(\.epochs))
+        environment["method_settings"] = RunCommand.methodSettings(plan)
+        var result = RunResult(protocol: plan.protocolFile, method: plan.methodName, aanets: plan.aanets, seed: Int(plan.seed),
+                               cilbenchVersion: BuildInfo.version, gitRevision: BuildInfo.gitRevision, datasetDigest: plan.datasetDigest,
+                               environment: environment, startedAt: started, finishedAt: Date(), phases: records.map(\.record),
+                               cnn: cnn, nme: nme, log: records.flatMap(\.epochs))
+        result.chain = records.flatMap { $0.chain ?? [] }
+        return result
+    }
+
+    static func methodSettings(_ plan: RunPlan) -> String {
+        plan.method.resolvedSettings.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
     }
 }
