@@ -137,18 +137,22 @@ struct ReplayCommand: ParsableCommand {
 
     /// The run's protocol: rebuilt from the manifest's canonical text, or (for a bundle whose
     /// text does not round-trip) loaded by name with the recorded overrides; either way its
-    /// fingerprint must equal the recorded one.
+    /// shared fingerprint must equal the recorded one and it must resolve the run's method
+    /// to the recorded settings.
     func protocolFile(_ recorded: RunResult) throws -> CILProtocol {
-        if let rebuilt = try? CILProtocol.fromCanonicalText(recorded.protocolCanonicalText, name: recorded.protocolName),
-           rebuilt.fingerprint == recorded.protocolFingerprint {
+        func matches(_ p: CILProtocol) -> Bool {
+            p.sharedFingerprint == recorded.protocolFingerprint
+                && p.resolvedSettings(method: recorded.method, aanets: recorded.aanets) == recorded.hyperParameters
+        }
+        if let rebuilt = try? CILProtocol.fromCanonicalText(recorded.protocolCanonicalText, name: recorded.protocolName), matches(rebuilt) {
             return rebuilt
         }
         let file: CILProtocol
         do { file = try ProtocolLibrary.locate(explicit: protocols).load(recorded.protocolName, overrides: recorded.protocolOverrides) } catch {
             throw failure("the manifest's protocol text does not rebuild the protocol and \(recorded.protocolName) cannot be loaded: \(error)")
         }
-        guard file.fingerprint == recorded.protocolFingerprint else {
-            throw failure("the manifest's protocol text does not rebuild the protocol, and protocol \(recorded.protocolName) has changed since the run (fingerprint \(file.fingerprint.prefix(12)), recorded \(recorded.protocolFingerprint.prefix(12))); use the protocol folder of the run with --protocols")
+        guard matches(file) else {
+            throw failure("the manifest's protocol text does not rebuild the protocol, and protocol \(recorded.protocolName) has changed since the run (fingerprint \(file.sharedFingerprint.prefix(12)), recorded \(recorded.protocolFingerprint.prefix(12)), or other method settings); use the protocol folder of the run with --protocols")
         }
         return file
     }
