@@ -173,7 +173,8 @@ final class ConformanceRuns: @unchecked Sendable {
 /// - memory: the kept exemplars never exceed the per-class (m × seen) or fixed-total (K)
 ///   budget, are training images of seen classes, and are none for methods without exemplars;
 /// - test split: see `neverTouchesTheTestSplit`;
-/// - frozen head: cosine-head blocks frozen when a phase begins hold their exact values;
+/// - frozen head: head parameters frozen when a phase begins (any head type) hold their
+///   exact values through the phase's training;
 /// - accuracy: every method beats fine-tuning and stays under joint training.
 ///
 /// Cost, measured with the five built-in methods: 149 s of CPU (5.4 min wall while three
