@@ -300,6 +300,31 @@ final class ConformanceRuns: @unchecked Sendable {
                 """) {
                 #expect(method.reportedAverage > finetune, "\(label)")
             }
+        case "podnet" where aanets:
+            #expect(method.cnnAverage < joint, "\(label)")
+            // The explanation below, checked: phase 0 (no AANets yet) is plain PODNet's phase 0,
+            // it loses to fine-tuning there, and from phase 1 on, with AANets, it is never behind.
+            let plain = try ConformanceRuns.shared.runs(name, aanets: false).primary.records
+            let tuned = try ConformanceRuns.shared.runs("finetune", aanets: aanets).primary.records
+            try #require(method.records.count == 3 && plain.count == 3 && tuned.count == 3)
+            #expect(method.records[0].cnnCorrect == plain[0].cnnCorrect && method.records[0].epochs.map(\.losses) == plain[0].epochs.map(\.losses),
+                    "\(label); phase 0 differs from plain podnet's")
+            #expect(method.records[0].cnnAccuracy < tuned[0].cnnAccuracy, "\(label); phase 0: podnet \(method.records[0].cnnAccuracy), finetune \(tuned[0].cnnAccuracy)")
+            for k in 1..<3 {
+                #expect(method.records[k].cnnAccuracy >= tuned[k].cnnAccuracy, "\(label); phase \(k): podnet \(method.records[k].cnnAccuracy), finetune \(tuned[k].cnnAccuracy)")
+            }
+            withKnownIssue("""
+                PODNet+AANets loses to fine-tuning+AANets here (CNN 0.627 vs 0.644) only through phase 0, \
+                which runs before AANets exists and is plain PODNet's phase 0: 0.850 (34/40) against \
+                fine-tuning's 1.000 (its cosine head with CE). From phase 1 on PODNet+AANets is never \
+                behind (0.571 vs 0.571, 0.460 vs 0.360), which the expectations above check. Not \
+                undertraining of η: η grows from 1 to 3.44 in phase 0, and scale_init 16 is worse \
+                (0.538); not the balanced finetuning: finetune_epochs 0 is worse (0.583); α stays at \
+                0.50 for both methods at this α learning rate. Plain podnet passes because plain \
+                fine-tuning forgets more (0.576).
+                """) {
+                #expect(method.reportedAverage > finetune, "\(label)")
+            }
         default:
             #expect(method.reportedAverage > finetune, "\(label)")
             #expect(method.cnnAverage < joint, "\(label)")
