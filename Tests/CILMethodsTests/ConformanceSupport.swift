@@ -69,10 +69,13 @@ extension ImageDataset {
 /// Wraps any registered method unchanged — every requirement of the plug-in contract is
 /// forwarded, so the probed run is the method's own run. It marks when method code runs
 /// and when the method's phase is over (for `TestSplitGuard`), and it witnesses the head:
-/// after the method's `beginPhase`, every `CosineLinearHead` weight block with
-/// `isTrainable == false` is snapshotted, and after the phase's training and `endPhase` it
-/// must hold exactly the same values. (What a method does to the head after exemplar
-/// selection — LUCIR's class-balanced finetuning, §5.2 — is by design outside that window.)
+/// after the method's `beginPhase`, every head parameter with `isTrainable == false` — the
+/// head itself says which, whatever its type (a cosine head's old weight blocks, an LSC
+/// head's old proxy blocks) — is snapshotted, and after the phase's training and `endPhase`
+/// it must still be in the head with exactly the same values. What a method does to the head
+/// after exemplar selection (`afterExemplarSelection`: LUCIR's class-balanced finetuning,
+/// §5.2; PODNet's balanced finetuning, which trains every proxy block as the reference code
+/// does) runs after that check, by design outside the window.
 final class ConformanceProbe: IncrementalMethod, AANetsReferenceTrainer {
     static let name = "conformance-probe"
     static let summary = "test wrapper"
@@ -112,7 +115,7 @@ final class ConformanceProbe: IncrementalMethod, AANetsReferenceTrainer {
         guardian.enterMethod()
         defer { guardian.leaveMethod(endOfPhase: false) }
         try inner.beginPhase(context, network: network, newClassFeatures: newClassFeatures)
-        frozen = ((network.head as? CosineLinearHead)?.weights ?? []).filter { !$0.isTrainable }.map { ($0.name, $0, $0.value.floats) }
+        frozen = network.head.parameters.filter { !$0.isTrainable }.map { ($0.name, $0, $0.value.floats) }
     }
     func loss(_ g: Graph, network: Network, batch: TrainingBatch, context: PhaseContext) throws -> Var {
         guardian.enterMethod()
@@ -123,7 +126,7 @@ final class ConformanceProbe: IncrementalMethod, AANetsReferenceTrainer {
         guardian.enterMethod()
         defer { guardian.leaveMethod(endOfPhase: true) }
         try inner.endPhase(context, network: network)
-        let current = ((network.head as? CosineLinearHead)?.weights ?? [])
+        let current = network.head.parameters
         for block in frozen {
             frozenBlocksChecked += 1
             // The same parameter object still in the head, with bit-identical values.
