@@ -150,7 +150,7 @@ public struct BundleDiff: Sendable {
         }
         out += "\ndigests: " + (digestsMatch ? "all parameter, exemplar and prediction digests match\n" : "differ\n")
         switch verdict {
-        case .identical: out += "verdict: IDENTICAL accuracies\n"
+        case .identical: out += exactRegime ? "verdict: IDENTICAL digests and accuracies\n" : "verdict: IDENTICAL accuracies\n"
         case .withinTolerance: out += "verdict: WITHIN TOLERANCE (largest deviation \(f(largestDeviation)) ≤ \(f(tolerance)) points)\n"
         case .outsideTolerance: out += "verdict: OUTSIDE TOLERANCE (largest deviation \(f(largestDeviation)) > \(f(tolerance)) points; marked !)\n"
         case .digestsDiffer(let phase): out += "verdict: CHANGED: same environment as the baseline, but the digests differ from phase \(phase) on (largest accuracy deviation \(f(largestDeviation)) points)\n"
