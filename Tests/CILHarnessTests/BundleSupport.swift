@@ -42,3 +42,18 @@ func run(_ executable: String, _ arguments: [String], in folder: URL? = nil) thr
     p.waitUntilExit()
     return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
 }
+
+/// The built `cilbench` executable next to the test bundle, and the package's protocols/
+/// folder; nil when either is missing.
+let builtCilbench: (executable: URL, protocols: String)? = {
+    let folder = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+    let executable = folder.appendingPathComponent("cilbench")
+    guard FileManager.default.isExecutableFile(atPath: executable.path) else { return nil }
+    var up = folder
+    for _ in 0..<5 {
+        up = up.deletingLastPathComponent()
+        let candidate = up.appendingPathComponent("protocols")
+        if FileManager.default.fileExists(atPath: candidate.appendingPathComponent("smoke.yaml").path) { return (executable, candidate.path) }
+    }
+    return nil
+}()

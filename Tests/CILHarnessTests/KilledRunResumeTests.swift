@@ -2,19 +2,7 @@ import CILHarness
 import Foundation
 import Testing
 
-/// The built `cilbench` executable next to the test bundle, and the package's protocols/.
-private let cilbench: (executable: URL, protocols: String)? = {
-    let folder = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-    let executable = folder.appendingPathComponent("cilbench")
-    guard FileManager.default.isExecutableFile(atPath: executable.path) else { return nil }
-    var up = folder
-    for _ in 0..<5 {
-        up = up.deletingLastPathComponent()
-        let candidate = up.appendingPathComponent("protocols")
-        if FileManager.default.fileExists(atPath: candidate.appendingPathComponent("smoke.yaml").path) { return (executable, candidate.path) }
-    }
-    return nil
-}()
+private let cilbench = builtCilbench
 
 /// A run killed with SIGKILL in the middle of a phase, then continued with `--resume`,
 /// writes a bundle whose digests and accuracy counts equal an unbroken run's.

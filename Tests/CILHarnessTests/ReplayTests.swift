@@ -3,20 +3,7 @@ import CILKernels
 import Foundation
 import Testing
 
-/// The built `cilbench` next to the test bundle and the package's protocols/ (as in
-/// KilledRunResumeTests).
-private let tool: (executable: URL, protocols: String)? = {
-    let folder = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-    let executable = folder.appendingPathComponent("cilbench")
-    guard FileManager.default.isExecutableFile(atPath: executable.path) else { return nil }
-    var up = folder
-    for _ in 0..<5 {
-        up = up.deletingLastPathComponent()
-        let candidate = up.appendingPathComponent("protocols")
-        if FileManager.default.fileExists(atPath: candidate.appendingPathComponent("smoke.yaml").path) { return (executable, candidate.path) }
-    }
-    return nil
-}()
+private let tool = builtCilbench
 
 /// Runs cilbench to the end; returns its exit status and standard output plus error.
 private func cilbench(_ arguments: [String], in folder: URL) throws -> (status: Int32, output: String) {
