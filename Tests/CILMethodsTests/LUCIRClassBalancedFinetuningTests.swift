@@ -4,33 +4,14 @@ import Testing
 
 /// Wraps a method unchanged and records, around `afterExemplarSelection`, which parameters
 /// the method changed there (by name).
-final class AfterSelectionWitness: IncrementalMethod {
-    static let name = "after-selection-witness"
-    static let summary = "test wrapper"
-    static let settingKeys: [String] = []
-    let inner: any IncrementalMethod
+final class AfterSelectionWitness: ForwardingMethod {
+    override class var name: String { "after-selection-witness" }
     /// Per phase: names of the parameters whose values changed, and of those whose
     /// trainable flag differs afterwards.
     private(set) var changed: [[String]] = []
     private(set) var flagsChanged: [[String]] = []
 
-    init(settings: MethodSettings) throws { throw MethodError.unsupported("construct with init(wrapping:)") }
-    init(wrapping inner: any IncrementalMethod) { self.inner = inner }
-
-    var resolvedSettings: [String: String] { inner.resolvedSettings }
-    var usesExemplars: Bool { inner.usesExemplars }
-    var trainingData: TrainingData { inner.trainingData }
-    func makeHead(featureDimension: Int, classes: Int, seed: UInt64) -> any ClassifierHead {
-        inner.makeHead(featureDimension: featureDimension, classes: classes, seed: seed)
-    }
-    func beginPhase(_ context: PhaseContext, network: Network, newClassFeatures: any TrainingFeatureSource) throws {
-        try inner.beginPhase(context, network: network, newClassFeatures: newClassFeatures)
-    }
-    func loss(_ g: Graph, network: Network, batch: TrainingBatch, context: PhaseContext) throws -> Var {
-        try inner.loss(g, network: network, batch: batch, context: context)
-    }
-    func endPhase(_ context: PhaseContext, network: Network) throws { try inner.endPhase(context, network: network) }
-    func afterExemplarSelection(_ context: PhaseContext, network: Network, data: any PhaseData) throws {
+    override func afterExemplarSelection(_ context: PhaseContext, network: Network, data: any PhaseData) throws {
         let before = network.parameters.map { ($0.name, $0.value.floats, $0.isTrainable) }
         try inner.afterExemplarSelection(context, network: network, data: data)
         let after = network.parameters

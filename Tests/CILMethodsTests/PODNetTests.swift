@@ -152,7 +152,7 @@ import Testing
     /// bit-identical to the unbroken one.
     @Test func runsEndToEndWithAndWithoutAANetsAndResumes() throws {
         for aanets in [false, true] {
-            let witness = FrozenProxyWitness(wrapping: try PODNetCNN(settings: MethodSettings()))
+            let witness = FrozenHeadWitness(wrapping: try PODNetCNN(settings: MethodSettings()))
             let first = try Runner(configuration: Self.configuration(aanets: aanets), method: witness, engine: ComputeEngine(threads: 2))
             let records = try first.run()
             print("smoke average incremental accuracy: podnet\(aanets ? "+aanets" : "") CNN \(SmokeRuns.average(records)) (NME \(SmokeRuns.average(records, nme: true)))")
@@ -177,49 +177,5 @@ import Testing
             #expect(resumedRecords.map(\.predictionDigest) == unbroken.map(\.predictionDigest), "aanets \(aanets)")
             #expect(unbroken.map(\.parameterDigest) == records.map(\.parameterDigest), "aanets \(aanets): a rerun is identical")
         }
-    }
-}
-
-/// Wraps PODNet unchanged (every plug-in member forwarded) and checks, at the end of every
-/// phase's training, that the proxy blocks that existed before the phase's imprinting were
-/// not modified (the balanced finetuning, after it, may move them, as the code does).
-final class FrozenProxyWitness: IncrementalMethod {
-    static let name = "frozen-proxy-witness"
-    static let summary = "test wrapper"
-    static let settingKeys: [String] = []
-    let inner: any IncrementalMethod
-    var frozen: [Tensor] = []
-    private(set) var changedPhases: [Int] = []
-    private(set) var checkedPhases: [Int] = []
-
-    init(settings: MethodSettings) throws { throw MethodError.unsupported("construct with init(wrapping:)") }
-    init(wrapping inner: any IncrementalMethod) { self.inner = inner }
-
-    var resolvedSettings: [String: String] { inner.resolvedSettings }
-    var usesExemplars: Bool { inner.usesExemplars }
-    var trainingData: TrainingData { inner.trainingData }
-    var gradientClamp: Double? { inner.gradientClamp }
-    var phaseZeroSignature: String { inner.phaseZeroSignature }
-    func backbone(for architecture: ResNetArchitecture) -> ResNetArchitecture { inner.backbone(for: architecture) }
-    func makeHead(featureDimension: Int, classes: Int, seed: UInt64) -> any ClassifierHead {
-        inner.makeHead(featureDimension: featureDimension, classes: classes, seed: seed)
-    }
-    func beginPhase(_ context: PhaseContext, network: Network, newClassFeatures: any TrainingFeatureSource) throws {
-        try inner.beginPhase(context, network: network, newClassFeatures: newClassFeatures)
-        frozen = (network.head as? LocalSimilarityHead)?.proxies.dropLast().map(\.value) ?? []
-    }
-    func loss(_ g: Graph, network: Network, batch: TrainingBatch, context: PhaseContext) throws -> Var {
-        try inner.loss(g, network: network, batch: batch, context: context)
-    }
-    func endPhase(_ context: PhaseContext, network: Network) throws {
-        try inner.endPhase(context, network: network)
-        guard context.phase > 0, let head = network.head as? LocalSimilarityHead else { return }
-        checkedPhases.append(context.phase)
-        if frozen.count != head.proxies.count - 1 || zip(frozen, head.proxies).contains(where: { $0.floats != $1.value.floats }) {
-            changedPhases.append(context.phase)
-        }
-    }
-    func afterExemplarSelection(_ context: PhaseContext, network: Network, data: any PhaseData) throws {
-        try inner.afterExemplarSelection(context, network: network, data: data)
     }
 }

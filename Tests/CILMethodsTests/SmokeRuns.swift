@@ -40,40 +40,57 @@ enum SmokeRuns {
     static let finetune = Result { try run("finetune") }
 }
 
-/// Wraps a method unchanged and checks, at the end of every phase, that the class vectors
-/// that existed when the phase began (after the method's own growth, minus the newest
-/// block) were not modified by training.
-final class FrozenHeadWitness: IncrementalMethod {
-    static let name = "frozen-head-witness"
+/// Wraps a method and forwards every member of the plug-in contract to it unchanged; test
+/// witnesses subclass it and override the hooks they observe.
+class ForwardingMethod: IncrementalMethod {
+    class var name: String { "forwarding-method" }
     static let summary = "test wrapper"
     static let settingKeys: [String] = []
     let inner: any IncrementalMethod
-    var frozen: [Tensor] = []
-    private(set) var changedPhases: [Int] = []
-    private(set) var checkedPhases: [Int] = []
 
-    init(settings: MethodSettings) throws { throw MethodError.unsupported("construct with init(wrapping:)") }
+    required init(settings: MethodSettings) throws { throw MethodError.unsupported("construct with init(wrapping:)") }
     init(wrapping inner: any IncrementalMethod) { self.inner = inner }
 
     var resolvedSettings: [String: String] { inner.resolvedSettings }
     var usesExemplars: Bool { inner.usesExemplars }
     var trainingData: TrainingData { inner.trainingData }
+    var gradientClamp: Double? { inner.gradientClamp }
+    var phaseZeroSignature: String { inner.phaseZeroSignature }
+    func backbone(for architecture: ResNetArchitecture) -> ResNetArchitecture { inner.backbone(for: architecture) }
     func makeHead(featureDimension: Int, classes: Int, seed: UInt64) -> any ClassifierHead {
         inner.makeHead(featureDimension: featureDimension, classes: classes, seed: seed)
     }
     func beginPhase(_ context: PhaseContext, network: Network, newClassFeatures: any TrainingFeatureSource) throws {
         try inner.beginPhase(context, network: network, newClassFeatures: newClassFeatures)
-        frozen = (network.head as? CosineLinearHead)?.weights.dropLast().map(\.value) ?? []
     }
     func loss(_ g: Graph, network: Network, batch: TrainingBatch, context: PhaseContext) throws -> Var {
         try inner.loss(g, network: network, batch: batch, context: context)
     }
-    func endPhase(_ context: PhaseContext, network: Network) throws {
-        try inner.endPhase(context, network: network)
-        guard context.phase > 0, let head = network.head as? CosineLinearHead else { return }
+    func endPhase(_ context: PhaseContext, network: Network) throws { try inner.endPhase(context, network: network) }
+    func afterExemplarSelection(_ context: PhaseContext, network: Network, data: any PhaseData) throws {
+        try inner.afterExemplarSelection(context, network: network, data: data)
+    }
+}
+
+/// Checks, at the end of every phase's training (before `afterExemplarSelection`, where
+/// PODNet's finetuning may move every head block, as its code does), that the head
+/// parameters frozen when the phase began were not modified, whatever the head type.
+final class FrozenHeadWitness: ForwardingMethod {
+    override class var name: String { "frozen-head-witness" }
+    private var frozen: [(name: String, value: [Float])] = []
+    private(set) var changedPhases: [Int] = []
+    private(set) var checkedPhases: [Int] = []
+
+    override func beginPhase(_ context: PhaseContext, network: Network, newClassFeatures: any TrainingFeatureSource) throws {
+        try super.beginPhase(context, network: network, newClassFeatures: newClassFeatures)
+        frozen = network.head.parameters.filter { !$0.isTrainable }.map { ($0.name, $0.value.floats) }
+    }
+
+    override func endPhase(_ context: PhaseContext, network: Network) throws {
+        try super.endPhase(context, network: network)
+        guard context.phase > 0, !frozen.isEmpty else { return }
         checkedPhases.append(context.phase)
-        if zip(frozen, head.weights).contains(where: { $0.floats != $1.value.floats }) || frozen.count != head.weights.count - 1 {
-            changedPhases.append(context.phase)
-        }
+        let now = Dictionary(network.head.parameters.map { ($0.name, $0.value.floats) }, uniquingKeysWith: { a, _ in a })
+        if frozen.contains(where: { now[$0.name] != $0.value }) { changedPhases.append(context.phase) }
     }
 }
