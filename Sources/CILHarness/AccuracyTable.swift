@@ -18,6 +18,10 @@ public struct AccuracyTable: Sendable {
         /// One value per run, in the order of the runs' seeds.
         public var values: [Double]
         public var seeds: [Int]
+        /// Why the cell's runs are not the paper's setting, whatever a run says (`--set`
+        /// overrides, an edited protocol file, `fidelity: corrected`, another classifier);
+        /// sorted, each once. Empty when every run is in the paper's setting.
+        public var departures: [String] = []
         public var mean: Double { values.reduce(0, +) / Double(values.count) }
         /// Sample standard deviation (n − 1); nil for a single run.
         public var standardDeviation: Double? {
@@ -33,7 +37,10 @@ public struct AccuracyTable: Sendable {
     /// cells[row][column label]
     public var cells: [String: [String: Cell]]
 
-    public init(results: [RunResult], classifier: Classifier = .cnn) {
+    /// `shippedFingerprints`: the shared fingerprint of each shipped protocol file by name,
+    /// so a run of an edited copy is not compared with the paper as if it were the paper's
+    /// setting (empty: not checked).
+    public init(results: [RunResult], classifier: Classifier = .cnn, shippedFingerprints: [String: String] = [:]) {
         self.classifier = classifier
         var fingerprintsByName: [String: Set<String>] = [:]
         for r in results { fingerprintsByName[r.protocolName, default: []].insert(r.protocolFingerprint) }
@@ -59,10 +66,34 @@ public struct AccuracyTable: Sendable {
             let row = rowLabel(r)
             cells[row, default: [:]][label, default: Cell(values: [], seeds: [])].values.append(value)
             cells[row]![label]!.seeds.append(r.seed)
+            let departures = Self.departuresFromPaper(r, classifier: classifier, shippedFingerprints: shippedFingerprints)
+            cells[row]![label]!.departures = Array(Set(cells[row]![label]!.departures + departures)).sorted()
         }
         self.rows = cells.keys.sorted()
         self.columns = columns
         self.cells = cells
+    }
+
+    /// What makes one run's setting differ from the one behind the paper's Table 1 value.
+    static func departuresFromPaper(_ r: RunResult, classifier: Classifier, shippedFingerprints: [String: String]) -> [String] {
+        var out: [String] = []
+        if !r.protocolOverrides.isEmpty { out.append("--set " + r.protocolOverrides.joined(separator: " ")) }
+        if let shipped = shippedFingerprints[r.protocolName], shipped != r.protocolFingerprint {
+            out.append("protocol differs from the shipped \(r.protocolName)")
+        }
+        if r.hyperParameters["method.fidelity"] == "corrected" { out.append("fidelity: corrected") }
+        // The method block names the classifier its paper reports (`eval_classifier`).
+        if let intended = r.hyperParameters["method.eval_classifier"]?.trimmingCharacters(in: CharacterSet(charactersIn: "\"")),
+           Classifier(rawValue: intended) != nil, intended != classifier.rawValue {
+            out.append("the paper reports \(intended.uppercased()), this is \(classifier.rawValue.uppercased())")
+        }
+        return out
+    }
+
+    /// The paper's value for a row ("lucir", or "lucir@<settings>" when settings split rows).
+    static func paperValue(row: String, column: Column) -> Double? {
+        let methodLabel = row.split(separator: "@").first.map(String.init) ?? row
+        return PaperResults.averageIncrementalAccuracy(methodLabel: methodLabel, protocolName: column.protocolName)
     }
 
     func cellText(_ cell: Cell?, row: String, column: Column, paper: Bool) -> String {
@@ -71,11 +102,14 @@ public struct AccuracyTable: Sendable {
             text = String(format: "%.2f", cell.mean) + (cell.standardDeviation.map { String(format: " ± %.2f", $0) } ?? "") + " (n=\(cell.values.count))"
         }
         guard paper else { return text }
-        guard let reported = PaperResults.averageIncrementalAccuracy(methodLabel: row, protocolName: column.protocolName) else {
-            return text + "; paper: unknown"
+        guard let reported = Self.paperValue(row: row, column: column) else {
+            return text + (PaperResults.isPaperProtocol(column.protocolName) ? "; paper: unknown" : "; paper: no such setting")
         }
-        let diff = cell.map { String(format: "; Δ %+.2f", $0.mean - reported) } ?? ""
-        return text + String(format: "; paper %.2f", reported) + diff
+        text += String(format: "; paper %.2f", reported)
+        guard let cell else { return text }
+        // A difference against another setting would read as a reproduction gap.
+        if !cell.departures.isEmpty { return text + " (not comparable: " + cell.departures.joined(separator: "; ") + ")" }
+        return text + String(format: "; Δ %+.2f", cell.mean - reported)
     }
 
     /// A markdown table; with `paper`, each cell also shows the Table 1 value and the
@@ -88,14 +122,18 @@ public struct AccuracyTable: Sendable {
             out += "| \(row) | " + columns.map { cellText(cells[row]?[$0.label], row: row, column: $0, paper: paper) }.joined(separator: " | ") + " |\n"
         }
         if paper {
-            out += "\nPaper values: AANets Table 1 as verified in the protocol spec §1.1; unverified rows are unknown, not estimated. PODNet rows compare against the PODNet ImageNet subset.\n"
+            out += "\nPaper values: AANets Table 1 (arXiv 2010.05063) as copied in ACIL (NeurIPS 2022) Table 1; rows not verified against a readable copy of the paper are unknown, not estimated. PODNet rows compare against the PODNet ImageNet subset. Δ is given only where every run is in the paper's setting (no --set, the shipped protocol, fidelity: reference, the classifier the paper reports).\n"
         }
         return out
     }
 
+    static func csvField(_ text: String) -> String {
+        text.contains(",") || text.contains("\"") ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
+    }
+
     /// Long-format CSV, one line per (method, column), for tools.
     public func csv(paper: Bool = false) -> String {
-        var out = "method,protocol,fingerprint,classifier,runs,seeds,mean,std" + (paper ? ",paper,difference" : "") + "\n"
+        var out = "method,protocol,fingerprint,classifier,runs,seeds,mean,std" + (paper ? ",paper,difference,not_comparable_because" : "") + "\n"
         for row in rows {
             for column in columns {
                 guard let cell = cells[row]?[column.label] else { continue }
@@ -103,8 +141,11 @@ public struct AccuracyTable: Sendable {
                             cell.seeds.map(String.init).joined(separator: " "), String(format: "%.4f", cell.mean),
                             cell.standardDeviation.map { String(format: "%.4f", $0) } ?? ""]
                 if paper {
-                    let reported = PaperResults.averageIncrementalAccuracy(methodLabel: row, protocolName: column.protocolName)
-                    line += [reported.map { String(format: "%.2f", $0) } ?? "unknown", reported.map { String(format: "%.4f", cell.mean - $0) } ?? ""]
+                    let reported = Self.paperValue(row: row, column: column)
+                    let comparable = cell.departures.isEmpty
+                    line += [reported.map { String(format: "%.2f", $0) } ?? (PaperResults.isPaperProtocol(column.protocolName) ? "unknown" : "none"),
+                             comparable ? (reported.map { String(format: "%.4f", cell.mean - $0) } ?? "") : "",
+                             Self.csvField(cell.departures.joined(separator: "; "))]
                 }
                 out += line.joined(separator: ",") + "\n"
             }

@@ -10,6 +10,11 @@ public enum PaperResults {
         return row[column]
     }
 
+    /// Whether a protocol is one of Table 1's nine settings (for either subset).
+    public static func isPaperProtocol(_ protocolName: String) -> Bool {
+        column(methodLabel: "lucir", protocolName: protocolName) != nil || column(methodLabel: "podnet", protocolName: protocolName) != nil
+    }
+
     /// Table 1 has one ImageNet-Subset column, but PODNet's rows ran on PODNet's subset and
     /// the others on LUCIR's (§2.3): each row maps to the protocol of its own subset.
     static func column(methodLabel: String, protocolName: String) -> Int? {

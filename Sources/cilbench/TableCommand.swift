@@ -18,8 +18,11 @@ struct TableCommand: ParsableCommand {
     @Option(help: "Which classifier's accuracy: cnn (what AANets reports for LUCIR and PODNet) or nme.")
     var classifier: String = "cnn"
 
-    @Flag(help: "Add the paper's Table 1 value and the difference (verified values only; others show as unknown).")
+    @Flag(help: "Add the paper's Table 1 value and the difference (verified values only; others show as unknown). A cell whose runs depart from the paper's setting (--set, an edited protocol, fidelity: corrected, the other classifier) gets no difference, but the reason.")
     var paper = false
+
+    @Option(help: "Protocol folder whose shipped files define the paper's settings (default: protocols/ beside the package).")
+    var protocols: String?
 
     func run() throws {
         guard let which = AccuracyTable.Classifier(rawValue: classifier) else { throw failure("--classifier must be cnn or nme, not \(classifier)") }
@@ -29,7 +32,15 @@ struct TableCommand: ParsableCommand {
         for file in files {
             do { results.append(try ResultBundle.read(path: file)) } catch { throw failure(error.description) }
         }
-        let table = AccuracyTable(results: results, classifier: which)
+        // The shipped files' fingerprints tell an edited protocol from the paper's setting.
+        var shipped: [String: String] = [:]
+        if paper {
+            let library = ProtocolLibrary.locate(explicit: protocols)
+            for name in Set(results.map(\.protocolName)) {
+                if let file = try? library.load(name) { shipped[name] = file.sharedFingerprint }
+            }
+        }
+        let table = AccuracyTable(results: results, classifier: which, shippedFingerprints: shipped)
         print(format == .markdown ? table.markdown(paper: paper) : table.csv(paper: paper), terminator: "")
     }
 }

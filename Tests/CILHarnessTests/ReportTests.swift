@@ -34,6 +34,36 @@ import Testing
         #expect(csv.contains(",63.17,") && csv.contains(",unknown,"))
     }
 
+    @Test func paperDifferenceOnlyInThePapersSetting() throws {
+        var faithful = try sampleResult(protocolName: "cifar100-b50-5")
+        faithful.protocolOverrides = []
+        var overridden = try sampleResult(seed: 2, protocolName: "cifar100-b50-5")
+        overridden.protocolOverrides = ["training.epochs=3"]
+        func row(_ md: String, _ label: String) -> String { md.split(separator: "\n").first { $0.hasPrefix("| \(label) |") }.map(String.init) ?? "" }
+        // One run with --set makes the whole cell incomparable: no Δ, the reason instead.
+        let mixed = AccuracyTable(results: [faithful, overridden]).markdown(paper: true)
+        #expect(row(mixed, "lucir").contains("paper 63.17 (not comparable: --set training.epochs=3)"))
+        #expect(!row(mixed, "lucir").contains("Δ"))
+        #expect(row(AccuracyTable(results: [faithful]).markdown(paper: true), "lucir").contains("Δ"))
+        // An edited protocol file: the recorded fingerprint is not the shipped one.
+        let edited = AccuracyTable(results: [faithful], shippedFingerprints: ["cifar100-b50-5": String(repeating: "9", count: 64)]).markdown(paper: true)
+        #expect(row(edited, "lucir").contains("protocol differs from the shipped cifar100-b50-5"))
+        let same = AccuracyTable(results: [faithful], shippedFingerprints: ["cifar100-b50-5": faithful.protocolFingerprint]).markdown(paper: true)
+        #expect(row(same, "lucir").contains("Δ"))
+        // The other classifier and the corrected fidelity are other settings too.
+        var lucirCNN = faithful
+        lucirCNN.hyperParameters["method.eval_classifier"] = "\"cnn\""
+        #expect(row(AccuracyTable(results: [lucirCNN], classifier: .nme).markdown(paper: true), "lucir").contains("the paper reports CNN, this is NME"))
+        var corrected = faithful
+        corrected.hyperParameters["method.fidelity"] = "corrected"
+        #expect(row(AccuracyTable(results: [corrected]).markdown(paper: true), "lucir").contains("fidelity: corrected"))
+        let csv = AccuracyTable(results: [faithful, overridden]).csv(paper: true)
+        #expect(csv.contains(",63.17,,--set training.epochs=3"))
+        // A protocol Table 1 has no column for is not "unknown": the paper has no such setting.
+        let fmnist = try sampleResult(protocolName: "fmnist-b5-5")
+        #expect(row(AccuracyTable(results: [fmnist]).markdown(paper: true), "lucir").contains("paper: no such setting"))
+    }
+
     @Test func differentFingerprintsGetDifferentColumns() throws {
         let a = try sampleResult(protocolName: "smoke", fingerprint: String(repeating: "1", count: 64))
         let b = try sampleResult(protocolName: "smoke", fingerprint: String(repeating: "2", count: 64))
