@@ -83,6 +83,8 @@ def value_range(name, shape):
         fan_in = shape[1] * shape[2] * shape[3]
         b = math.sqrt(6.0 / fan_in)
         return -b, b
+    if name.endswith("bn2.weight"):  # the residual branch's last BN gamma: small, so the
+        return 0.05, 0.25             # untrained net is well conditioned (see README)
     if name.endswith(".weight"):  # BN gamma
         return 0.5, 1.5
     if name.endswith(".bias"):  # BN beta
@@ -125,20 +127,33 @@ def install_stubs():
     stub("tqdm")
 
 
+def f32(x):
+    """A float32 value in its shortest round-tripping decimal form (keeps the files small)."""
+    return float(f"{float(x):.9g}")
+
+
+def f64(x):
+    return float(f"{float(x):.12g}")
+
+
+def sample_indices(n):
+    """The entries sampled from a tensor of n elements (the Swift test computes the same)."""
+    return sorted({(i * n) // SAMPLES + (i * 7919) % max(n // SAMPLES, 1) for i in range(SAMPLES)})
+
+
 def tensor_stats(t, torch):
     v = t.detach().to(torch.float64).reshape(-1)
     n = v.numel()
-    idx = sorted({(i * n) // SAMPLES + (i * 7919) % max(n // SAMPLES, 1) for i in range(SAMPLES)})
     flat = t.detach().reshape(-1)
-    return {"count": n, "sum": float(v.sum()), "sumsq": float((v * v).sum()),
-            "indices": idx, "values": [float(flat[i]) for i in idx]}
+    return {"count": n, "sum": f64(v.sum()), "sumsq": f64((v * v).sum()),
+            "values": [f32(flat[i]) for i in sample_indices(n)]}
 
 
 def model_stats(prefix, model, optimizer, torch):
     out = {}
     state = optimizer.state if optimizer is not None else {}
     for name, p in model.named_parameters():
-        entry = {"value": tensor_stats(p, torch), "requires_grad": p.requires_grad}
+        entry = {"value": tensor_stats(p, torch)}
         buf = state.get(p, {}).get("momentum_buffer") if p in state else None
         if buf is not None:
             entry["momentum"] = tensor_stats(buf, torch)
@@ -224,6 +239,7 @@ def main():
     from trainer.base_trainer import BaseTrainer
     from trainer.zeroth_phase import incremental_train_and_eval_zeroth_phase
     from trainer.incremental_lucir import incremental_train_and_eval as lucir_train
+    from trainer.incremental_icarl import incremental_train_and_eval as icarl_train
 
     stamp = {"repository": "yaoyao-liu/class-incremental-learning", "folder": "adaptive-aggregation-networks",
              "commit": commit, "torch": torch.__version__, "numpy": np.__version__, "threads": 1,
@@ -294,8 +310,12 @@ def main():
     # ---- phase 1: LUCIR (single branch) and LUCIR+AANets (dual: ss + free) ----
     variants = [("lucir-phase1", dict(branch_mode="single", branch_1="free", branch_2="free")),
                 ("lucir-aanets-phase1", dict(branch_mode="dual", branch_1="ss", branch_2="free")),
-                ("lucir-aanets-fastalpha-phase1", dict(branch_mode="dual", branch_1="ss", branch_2="free", fusion_lr=0.01))]
+                ("lucir-aanets-fastalpha-phase1", dict(branch_mode="dual", branch_1="ss", branch_2="free", fusion_lr=0.01)),
+                ("icarl-phase1", dict(baseline="icarl", branch_mode="single", branch_1="free", branch_2="free")),
+                ("icarl-aanets-phase1", dict(baseline="icarl", branch_mode="dual", branch_1="ss", branch_2="free")),
+                ("icarl-aanets-fastalpha-phase1", dict(baseline="icarl", branch_mode="dual", branch_1="ss", branch_2="free", fusion_lr=0.01))]
     for label, kw in variants:
+        icarl = kw.pop("baseline", "lucir") == "icarl"
         for k in ((1, 3) if "fastalpha" not in label else (3,)):
             a = reference_args(**kw)
             s = trainer_stand_in(a)
@@ -307,29 +327,95 @@ def main():
             rec = Recorder(torch)
             loader = one_batch_loader(torch, p1_images, p1_labels)
             balanced = one_batch_loader(torch, bal_images, bal_labels)
-            lucir_train(a, k, s.fusion_vars, s.ref_fusion_vars, b1, ref, b2, ref_b2, opt, sched, fopt, fsched,
-                        loader, loader, 2, 1, None, None, list(range(6)), cur_lambda, a.dist, a.K, a.lw_mr, balanced, device=device)
-            rec.close()
-            # per epoch: CosEmb, CE, MR (old-class samples present), alpha CE, test CE
             steps = []
-            for e in range(k):
-                ev = rec.events[5 * e:5 * e + 5]
-                assert [x[0] for x in ev] == ["CosineEmbeddingLoss", "CrossEntropyLoss", "MarginRankingLoss",
-                                              "CrossEntropyLoss", "CrossEntropyLoss"], ev
-                steps.append({"lf_raw": ev[0][1], "ce": ev[1][1], "mr_raw": ev[2][1], "alpha_ce": ev[3][1]})
+            if icarl:
+                icarl_train(a, k, s.fusion_vars, s.ref_fusion_vars, b1, ref, b2, ref_b2, opt, sched, fopt, fsched,
+                            loader, loader, 2, 1, None, None, list(range(6)), cur_lambda, a.dist, a.K, a.lw_mr, balanced,
+                            a.icarl_T, a.icarl_beta, device=device)
+                rec.close()
+                # per epoch: KLDiv (before x T^2 beta |C_o|), CE, alpha CE, test CE
+                for e in range(k):
+                    ev = rec.events[4 * e:4 * e + 4]
+                    assert [x[0] for x in ev] == ["KLDivLoss", "CrossEntropyLoss", "CrossEntropyLoss", "CrossEntropyLoss"], ev
+                    steps.append({"kl_raw": ev[0][1], "ce": ev[1][1], "alpha_ce": ev[2][1]})
+            else:
+                lucir_train(a, k, s.fusion_vars, s.ref_fusion_vars, b1, ref, b2, ref_b2, opt, sched, fopt, fsched,
+                            loader, loader, 2, 1, None, None, list(range(6)), cur_lambda, a.dist, a.K, a.lw_mr, balanced, device=device)
+                rec.close()
+                # per epoch: CosEmb, CE, MR (old-class samples present), alpha CE, test CE
+                for e in range(k):
+                    ev = rec.events[5 * e:5 * e + 5]
+                    assert [x[0] for x in ev] == ["CosineEmbeddingLoss", "CrossEntropyLoss", "MarginRankingLoss",
+                                                  "CrossEntropyLoss", "CrossEntropyLoss"], ev
+                    steps.append({"lf_raw": ev[0][1], "ce": ev[1][1], "mr_raw": ev[2][1], "alpha_ce": ev[3][1]})
             params = model_stats("b1.", b1, opt, torch)
             if kw["branch_mode"] == "dual":
                 params.update(model_stats("b2.", b2, opt, torch))
             alphas = [float(v.detach()[0]) for v in s.fusion_vars]
             alpha_state = [fopt.state.get(v, {}).get("momentum_buffer") for v in s.fusion_vars]
             fixtures[f"{label}-k{k}"] = {
-                "method": "lucir", "phase": 1, "aanets": kw["branch_mode"] == "dual", "steps": k,
+                "method": "icarl" if icarl else "lucir", "phase": 1, "aanets": kw["branch_mode"] == "dual", "steps": k,
+                "icarl_T": a.icarl_T, "icarl_beta": a.icarl_beta,
                 "old_classes": 4, "new_classes": 2, "lambda": cur_lambda, "mr_weight": a.lw_mr,
                 "learning_rate": opt.param_groups[0]["lr"], "fusion_lr": a.fusion_lr,
                 "imprinted": tensor_stats(imprinted, torch), "losses": steps, "alphas": alphas,
                 "alpha_grads": [float(v.grad[0]) if v.grad is not None else None for v in s.fusion_vars],
                 "alpha_momentum": [float(b[0]) if b is not None else None for b in alpha_state],
                 "parameters": params}
+
+    # ---- herding and NME class means: BaseTrainer.set_exemplar_set (l.816-981) at the end of
+    # phase 0 (4 classes of 30 formula images, 5 exemplars each, --dynamic_budget), with the
+    # formula model; compute_features is wrapped only to record the feature matrices ----
+    import trainer.base_trainer as base_trainer_module
+    recorded_features = []
+    original_compute_features = base_trainer_module.compute_features
+
+    def recording_compute_features(*a, **kw):
+        out = original_compute_features(*a, **kw)
+        recorded_features.append(np.array(out))
+        return out
+    base_trainer_module.compute_features = recording_compute_features
+    import tempfile
+    a = reference_args(branch_mode="single", branch_1="free", nb_protos=5, dynamic_budget=True)
+    s = trainer_stand_in(a)
+    s.dictionary_size = 30
+    s.save_path = tempfile.mkdtemp()
+    model = phase0_model()
+    prototypes = np.stack([formula_images(f"herding.class{c}", 30) for c in range(6)])
+    alpha_dr_herding = np.zeros((3, 30, 2), np.float32)
+    _, _, class_means, alpha_dr_herding = BaseTrainer.set_exemplar_set(s, model, None, True, 1, 0, np.arange(6), alpha_dr_herding, prototypes)
+    base_trainer_module.compute_features = original_compute_features
+    herding = {"exemplars_per_class": 5, "images_per_class": 30, "classes": 4, "images": "herding.class<c>",
+               "ranks": [], "class_means_exemplars": [], "class_means_all": [],
+               "class0_features": [[f32(x) for x in row] for row in recorded_features[0]]}
+    for c in range(4):
+        ranks = alpha_dr_herding[c // 2, :, c % 2]
+        herding["ranks"].append([int(i) for i in sorted(np.nonzero(ranks)[0], key=lambda i: ranks[i])])
+        herding["class_means_exemplars"].append(class_means[:, c, 0].tolist())
+        herding["class_means_all"].append(class_means[:, c, 1].tolist())
+    fixtures["herding"] = herding
+
+    # ---- learning-rate schedules over a whole phase (set_optimizer's schedulers, stepped at
+    # the start of each epoch as the train functions do, G4): the rate each epoch trains at ----
+    schedules = {}
+    for dataset, epochs in (("cifar100", 160), ("imagenet_sub", 90)):
+        a = reference_args(dataset=dataset, epochs=epochs, base_lr2=0.1 if dataset == "cifar100" else 0.05)
+        s = trainer_stand_in(a)
+        s.lr_strat = [int(epochs * 0.5), int(epochs * 0.75)] if dataset == "cifar100" else [int(epochs * 0.333), int(epochs * 0.667)]
+        prev = phase0_model()
+        b1, b2, ref, ref_b2, _, _, _ = BaseTrainer.init_current_phase_model(s, 2, 1, prev, None)
+        opt, sched, fopt, fsched = BaseTrainer.set_optimizer(s, 2, 1, b1, ref, b2, ref_b2)
+        rates, alpha_rates = [], []
+        import warnings
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for epoch in range(epochs):
+                sched.step(); fsched.step()
+                rates.append(opt.param_groups[0]["lr"]); alpha_rates.append(fopt.param_groups[0]["lr"])
+        schedules[dataset] = {"epochs": epochs, "base_lr": a.base_lr2, "milestones": s.lr_strat,
+                              "scheduler": type(sched).__name__, "rates": rates,
+                              "alpha_base_lr": a.fusion_lr, "alpha_rates": alpha_rates}
+    fixtures["schedules"] = schedules
 
     doc = {"stamp": stamp, "generator_seconds": round(time.time() - t_start, 1),
            "inputs": {"formula": "splitmix64(fnv1a64(name) + (i+1)*0x9E3779B97F4A7C15); u=(w>>40)/2^24; v=float32(lo+(hi-lo)*u)",
