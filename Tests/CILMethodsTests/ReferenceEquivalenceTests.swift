@@ -18,6 +18,15 @@ import Testing
     static let lossTolerance = 1e-5
     static let parameterTolerance = 1e-4
 
+    /// The momentum buffer after one step is the step's gradient (+ weight decay) and is
+    /// held to 1e-4. After three steps it also holds the third step's gradient, which in
+    /// phase 1 the reference itself does not reproduce to 1e-4: perturbing every formula
+    /// weight by 1e-7 relative (float32 rounding) moves the reference's own k = 3 momentum
+    /// by up to 6.7e-3 (LUCIR) and 1.7e-3 (iCaRL) against 1.1e-5 at k = 1 (README,
+    /// "conditioning floor"): the margin-ranking hinge and top-k are not smooth. So k = 3
+    /// momentum is held to 1e-2; the parameters it moved are still held to 1e-4.
+    static func momentumTolerance(steps: Int) -> Double { steps == 1 ? parameterTolerance : 1e-2 }
+
     static func fixture(_ name: String) throws -> [String: Any] {
         guard let all = try ReferenceFixtures.load("lucir-aanets.json")["fixtures"] as? [String: Any], let f = all[name] as? [String: Any] else {
             throw ReferenceFixtures.FixtureError.malformed("fixture \(name) missing from lucir-aanets.json")
@@ -115,9 +124,10 @@ import Testing
         try Self.compareParameters(network, sgd: sgd, fixture: fixture, phase: 0, report: &report)
         print("reference-equivalence lucir phase0 k=\(steps): \(report)")
         #expect((report.worst["loss ce"] ?? .nan) <= Self.lossTolerance, "\(report)")
-        for kind in ["parameters", "bn statistics", "momentum"] {
+        for kind in ["parameters", "bn statistics"] {
             #expect((report.worst[kind] ?? .nan) <= Self.parameterTolerance, "\(kind): \(report)")
         }
+        #expect((report.worst["momentum"] ?? .nan) <= Self.momentumTolerance(steps: steps), "momentum: \(report)")
     }
 
     // MARK: Phase 1
@@ -140,6 +150,34 @@ import Testing
                       ("icarl-phase1", 1), ("icarl-phase1", 3), ("icarl-aanets-phase1", 1), ("icarl-aanets-phase1", 3),
                       ("icarl-aanets-fastalpha-phase1", 3)])
     func phaseOne(label: String, steps: Int) throws {
+        let (report, alphaUlps) = try Self.runPhaseOne(label: label, steps: steps, fidelity: .reference)
+        print("reference-equivalence \(label) k=\(steps): \(report) alpha-ulps: \(alphaUlps)")
+        for kind in ["loss ce", "loss less-forget", "loss margin-ranking", "loss distillation", "loss total", "loss alpha-pass ce", "lambda"] where report.worst[kind] != nil {
+            #expect(report.worst[kind]! <= Self.lossTolerance, "\(kind): \(report)")
+        }
+        for kind in ["imprinted head", "parameters", "bn statistics", "alpha accumulated gradient", "alpha momentum"] where report.worst[kind] != nil {
+            #expect(report.worst[kind]! <= Self.parameterTolerance, "\(kind): \(report)")
+        }
+        #expect((report.worst["momentum"] ?? .nan) <= Self.momentumTolerance(steps: steps), "momentum: \(report)")
+        #expect(alphaUlps <= 4, "α differs by \(alphaUlps) float32 ulps")
+    }
+
+    /// Under `fidelity: corrected` exactly the documented step-level quirk differs: G3, α's
+    /// gradient is the α batch's own instead of the running sum. LUCIR+AANets: the first θ
+    /// step (before any α step) still matches, α does not (it moves on other gradients).
+    /// iCaRL's reference trainer zeroes α's gradient anyway, so there `corrected` matches the
+    /// reference fixture in everything.
+    @Test func correctedFidelityDiffersOnlyByG3() throws {
+        let (lucir, lucirAlphaUlps) = try Self.runPhaseOne(label: "lucir-aanets-fastalpha-phase1", steps: 3, fidelity: .corrected)
+        print("reference-equivalence corrected lucir-aanets-fastalpha-phase1 k=3: \(lucir) alpha-ulps: \(lucirAlphaUlps)")
+        #expect(lucirAlphaUlps > 1000, "G3 must move α away from the reference's accumulated-gradient α")
+        #expect((lucir.worst["loss total step 0"] ?? .nan) <= Self.lossTolerance)
+        let (icarl, icarlAlphaUlps) = try Self.runPhaseOne(label: "icarl-aanets-fastalpha-phase1", steps: 3, fidelity: .corrected)
+        #expect(icarlAlphaUlps <= 4)
+        #expect((icarl.worst["parameters"] ?? .nan) <= Self.parameterTolerance)
+    }
+
+    static func runPhaseOne(label: String, steps: Int, fidelity: Fidelity) throws -> (Report, Int) {
         let fixture = try Self.fixture("\(label)-k\(steps)")
         let aanets = fixture["aanets"] as? Bool ?? false
         let isICaRL = fixture["method"] as? String == "icarl"
@@ -174,7 +212,7 @@ import Testing
                       groups: ["alpha": ParameterGroupSettings(learningRateScale: 0)])
         var alphaSGD = SGD(learningRate: fixture["fusion_lr"] as? Double ?? .nan, momentum: 0.9, weightDecay: 5e-4)
         // As Runner.accumulatesAlphaGradient under `fidelity: reference` (G3).
-        var alphaGradient = AlphaGradient(accumulates: (method as? AANetsReferenceTrainer)?.referenceAlphaGradient == .accumulated)
+        var alphaGradient = AlphaGradient(accumulates: fidelity == .reference && (method as? AANetsReferenceTrainer)?.referenceAlphaGradient == .accumulated)
         let losses = fixture["losses"] as? [[String: Double]] ?? []
         let batch = TrainingBatch(images: trainImages, labels: trainLabels)
         for step in 0..<steps {
@@ -192,7 +230,11 @@ import Testing
                 let teacherOutputs = try teacher.outputs(trainImages, engine: engine)
                 if isICaRL {
                     let kd = g[ICaRL.distillation(g, logits: scores.logits, teacherLogits: teacherOutputs.logits, temperature: 2, beta: 0.25)].scalarValue
-                    report.note("loss distillation", ReferenceFixtures.relative(kd, 2 * 2 * 0.25 * 4 * (ref["kl_raw"] ?? .nan)), "step \(step)")
+                    // The KL (≈1e-3) is a mean of differences of nearly equal float32
+                    // log-probabilities (≈1): its rounding floor is ~1e-7 absolute per element,
+                    // so the comparison is relative to max(|KL|, 1e-2) (i.e. 1e-7 absolute).
+                    let reference = 2 * 2 * 0.25 * 4 * (ref["kl_raw"] ?? .nan)
+                    report.note("loss distillation", abs(kd - reference) / max(abs(reference), 1e-2 * 2 * 2 * 0.25 * 4), "step \(step)")
                 } else {
                     let lf = g[LUCIR.lessForget(g, features: features, teacherFeatures: teacherOutputs.pooled, lambda: lambda)].scalarValue
                     let mr = try LUCIR.marginRanking(g, cosines: scores.cosines, labels: trainLabels, oldClasses: 4, hardNegatives: 2, margin: 0.5).map { g[$0].scalarValue } ?? 0
@@ -208,6 +250,7 @@ import Testing
             let total = isICaRL ? (ref["ce"] ?? .nan) + 2 * 2 * 0.25 * 4 * (ref["kl_raw"] ?? .nan)
                 : (ref["ce"] ?? .nan) + lambda * (ref["lf_raw"] ?? .nan) + (ref["mr_raw"] ?? .nan)
             report.note("loss total", ReferenceFixtures.relative(g[loss].scalarValue, total), "step \(step)")
+            if step == 0 { report.note("loss total step 0", ReferenceFixtures.relative(g[loss].scalarValue, total)) }
             try g.backward(from: loss)
             if let dual { alphaGradient.absorbTrainingGradient(dual.alphas) }
             sgd.step(network.parameters)
@@ -234,7 +277,7 @@ import Testing
             let momenta = fixture["alpha_momentum"] as? [Double] ?? []
             for (k, a) in dual.alphas.enumerated() {
                 alphaUlps = max(alphaUlps, ReferenceFixtures.ulps(a.value.scalarValue, alphas[k]))
-                if alphaGradient.accumulates {
+                if fidelity == .reference && alphaGradient.accumulates {
                     report.note("alpha accumulated gradient", abs((alphaGradient.sum?[k] ?? .nan) - grads[k]) / max(abs(grads[k]), 1e-3), "alpha\(k + 1)")
                 }
                 if let v = alphaSGD.velocity[a.name] {
@@ -242,14 +285,7 @@ import Testing
                 }
             }
         }
-        print("reference-equivalence \(label) k=\(steps): \(report) alpha-ulps: \(alphaUlps)")
-        for kind in ["loss ce", "loss less-forget", "loss margin-ranking", "loss distillation", "loss total", "loss alpha-pass ce", "lambda"] where report.worst[kind] != nil {
-            #expect(report.worst[kind]! <= Self.lossTolerance, "\(kind): \(report)")
-        }
-        for kind in ["imprinted head", "parameters", "bn statistics", "momentum", "alpha accumulated gradient", "alpha momentum"] where report.worst[kind] != nil {
-            #expect(report.worst[kind]! <= Self.parameterTolerance, "\(kind): \(report)")
-        }
-        #expect(alphaUlps <= 4, "α differs by \(alphaUlps) float32 ulps")
+        return (report, alphaUlps)
     }
 }
 
