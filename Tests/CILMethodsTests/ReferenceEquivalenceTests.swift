@@ -148,7 +148,7 @@ import Testing
     @Test(arguments: [("lucir-phase1", 1), ("lucir-phase1", 3), ("lucir-aanets-phase1", 1), ("lucir-aanets-phase1", 3),
                       ("lucir-aanets-fastalpha-phase1", 3),
                       ("icarl-phase1", 1), ("icarl-phase1", 3), ("icarl-aanets-phase1", 1), ("icarl-aanets-phase1", 3),
-                      ("icarl-aanets-fastalpha-phase1", 3)])
+                      ("icarl-aanets-fastalpha-phase1", 3), ("lucir-original-phase1", 1), ("lucir-original-phase1", 3)])
     func phaseOne(label: String, steps: Int) throws {
         let (report, alphaUlps) = try Self.runPhaseOne(label: label, steps: steps, fidelity: .reference)
         print("reference-equivalence \(label) k=\(steps): \(report) alpha-ulps: \(alphaUlps)")
@@ -370,5 +370,58 @@ import Testing
         }
         print("reference-equivalence herding: class means worst abs error \(worst) (unit vectors)")
         #expect(worst <= 1e-5)
+    }
+}
+
+/// LUCIR's class-balanced finetuning against the original LUCIR code's own
+/// `incremental_train_and_eval_MR_LF` with `fix_bn=True` and the `ft_flag` 2 optimiser of
+/// [LUCIR] `imagenet-class-incremental/cbf_class_incremental_cosine_imagenet.py` (fixture
+/// `lucir-cbf-phase1-k3`): the phase-1 LUCIR model right after imprinting, 3 epochs over
+/// one exemplar batch, through `LUCIR.afterExemplarSelection` as the runner calls it.
+@Suite struct ReferenceClassBalancedFinetuningTests {
+    /// The exemplar set as one batch, in the fixture's order.
+    final class OneBatch: PhaseData, TrainingBatchSource {
+        let batch: TrainingBatch
+        var served = false
+        init(_ batch: TrainingBatch) { self.batch = batch }
+        var exemplars: [[Int]] { [Array(0..<batch.labels.count)] }
+        func trainingIndices(ofClass position: Int) throws -> [Int] { [] }
+        func batches(indices: [Int], batchSize: Int, purpose: String, epoch: Int, shuffle: Bool) throws -> any TrainingBatchSource {
+            served = false
+            return self
+        }
+        func next() throws -> TrainingBatch? {
+            defer { served = true }
+            return served ? nil : batch
+        }
+        func images(at indices: [Int]) throws -> Tensor { batch.images }
+        func replaceImages(at indices: [Int], with images: Tensor) throws {}
+    }
+
+    @Test func classBalancedFinetuningMatchesTheOriginalLUCIR() throws {
+        let fixture = try ReferenceEquivalenceTests.fixture("lucir-cbf-phase1-k3")
+        let engine = try ComputeEngine(threads: 1)
+        let network = ReferenceEquivalenceTests.formulaNetwork(sigma: nil)
+        let method = try LUCIR(settings: MethodSettings(["class_balanced_finetuning": "true", "cbf_epochs": "3", "cbf_batch_size": "8"]))
+        let context = PhaseContext(phase: 1, phaseCount: 2, oldClasses: 4, newClasses: 2, epochs: 160, exemplarsPerClass: 20, seed: 1, engine: engine)
+        let byClass = [4: ReferenceFixtures.images("batch.phase1.new", count: 8, picking: [0, 1, 2, 3]),
+                       5: ReferenceFixtures.images("batch.phase1.new", count: 8, picking: [4, 5, 6, 7])]
+        try method.beginPhase(context, network: network, newClassFeatures: ReferenceEquivalenceTests.EvaluationFeatures(network: network, engine: engine, byClass: byClass))
+        let images = ReferenceFixtures.concatenate(ReferenceFixtures.images("batch.phase1.new", count: 8, picking: [0, 1, 4, 5]),
+                                                   ReferenceFixtures.images("batch.phase1.exemplars", count: 4))
+        let labels: [Int32] = [4, 4, 5, 5, 0, 1, 2, 3]
+        try method.afterExemplarSelection(context, network: network, data: OneBatch(TrainingBatch(images: images, labels: labels)))
+        var report = ReferenceEquivalenceTests.Report()
+        let reference = fixture["parameters"] as? [String: Any] ?? [:]
+        for p in network.parameters {
+            let name = ReferenceEquivalenceTests.referenceName(p.name, phase: 1)
+            guard let entry = reference[name] as? [String: Any] else { Issue.record("no reference entry \(name)"); continue }
+            report.note(p.name.hasPrefix("head.") ? "head" : (p.group == "buffers" ? "bn statistics" : "backbone"),
+                        try ReferenceFixtures.Stats(entry["value"]).worstRelativeError(p.value), name)
+        }
+        print("reference-equivalence lucir-cbf-phase1 k=3: \(report)")
+        for kind in ["head", "backbone", "bn statistics"] {
+            #expect((report.worst[kind] ?? .nan) <= ReferenceEquivalenceTests.parameterTolerance, "\(kind): \(report)")
+        }
     }
 }

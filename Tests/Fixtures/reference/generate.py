@@ -222,6 +222,7 @@ def one_batch_loader(torch, images_u8, labels):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--aanets-repo", required=True, help="checkout of yaoyao-liu/class-incremental-learning")
+    ap.add_argument("--lucir-repo", help="checkout of hshustc/CVPR19_Incremental_Learning (class-balanced finetuning)")
     ap.add_argument("--out", default=os.path.dirname(os.path.abspath(__file__)))
     args = ap.parse_args()
 
@@ -394,6 +395,83 @@ def main():
         herding["class_means_exemplars"].append(class_means[:, c, 0].tolist())
         herding["class_means_all"].append(class_means[:, c, 1].tolist())
     fixtures["herding"] = herding
+
+    # ---- LUCIR's class-balanced finetuning (hshustc/CVPR19_Incremental_Learning,
+    # imagenet-class-incremental/cbf_class_incremental_cosine_imagenet.py l.565-660, ft_flag 2):
+    # its incremental_train_and_eval_MR_LF with fix_bn=True on the exemplar set, for k = 3
+    # epochs over a one-batch loader, on the phase-1 LUCIR model right after imprinting ----
+    if args.lucir_repo:
+        lucir_repo = os.path.abspath(args.lucir_repo)
+        stamp["lucir_repository"] = "hshustc/CVPR19_Incremental_Learning"
+        stamp["lucir_commit"] = subprocess.check_output(["git", "-C", lucir_repo, "rev-parse", "HEAD"], text=True).strip()
+        sys.path.insert(0, os.path.join(lucir_repo, "imagenet-class-incremental"))
+        # utils_pytorch (star-imported, unused by the function) asks `stty size` at import,
+        # which fails without a terminal: an empty stand-in replaces it.
+        helper = types.ModuleType("utils_pytorch")
+        helper.__spec__ = importlib.machinery.ModuleSpec("utils_pytorch", None)
+        sys.modules["utils_pytorch"] = helper
+        from utils_incremental.incremental_train_and_eval_MR_LF import incremental_train_and_eval_MR_LF as lucir_mr_lf
+        a = reference_args(branch_mode="single", branch_1="free", branch_2="free")
+        s = trainer_stand_in(a)
+        prev = phase0_model()
+        b1, b2, ref, ref_b2, _, cur_lambda, _ = BaseTrainer.init_current_phase_model(s, 2, 1, prev, None)
+        b1 = BaseTrainer.imprint_weights(s, b1, b2, 2, False, p1_images, np.asarray(p1_labels), 4)
+        # The optimiser the script builds for ft_flag 2 (l.642-652): backbone lr 0 wd 0, both
+        # head blocks at ft_base_lr 0.01 with custom_weight_decay 1e-4 (l.117); sigma in no group.
+        ignored = list(map(id, b1.fc.parameters()))
+        base = filter(lambda p: id(p) not in ignored, b1.parameters())
+        groups = [{"params": base, "lr": 0, "weight_decay": 0},
+                  {"params": b1.fc.fc1.parameters(), "lr": 0.01, "weight_decay": 1e-4},
+                  {"params": b1.fc.fc2.parameters(), "lr": 0.01, "weight_decay": 1e-4}]
+        ft_opt = torch.optim.SGD(groups, lr=0.01, momentum=0.9, weight_decay=1e-4)
+        ft_sched = torch.optim.lr_scheduler.MultiStepLR(ft_opt, milestones=[10], gamma=0.1)
+        cbf_pick = [0, 1, 4, 5]  # two exemplars of each new class, then the old exemplars
+        cbf_images = np.concatenate([new_images[cbf_pick], ex_images])
+        cbf_labels = [new_labels[i] for i in cbf_pick] + ex_labels
+        rec = Recorder(torch)
+        loader = one_batch_loader(torch, cbf_images, cbf_labels)
+        k = 3
+        lucir_mr_lf(k, b1, ref, ft_opt, ft_sched, loader, loader, 2, 1, cur_lambda, a.dist, a.K, a.lw_mr, fix_bn=True, device=device)
+        rec.close()
+        steps = []
+        for e in range(k):
+            ev = rec.events[4 * e:4 * e + 4]
+            assert [x[0] for x in ev] == ["CosineEmbeddingLoss", "CrossEntropyLoss", "MarginRankingLoss", "CrossEntropyLoss"], ev
+            steps.append({"lf_raw": ev[0][1], "ce": ev[1][1], "mr_raw": ev[2][1]})
+        fixtures["lucir-cbf-phase1-k3"] = {
+            "method": "lucir", "phase": 1, "aanets": False, "steps": k, "lambda": cur_lambda, "picks": cbf_pick,
+            "labels": cbf_labels, "learning_rate": 0.01, "weight_decay": 1e-4, "milestones": [10],
+            "losses": steps, "parameters": model_stats("b1.", b1, ft_opt, torch)}
+
+        # The original LUCIR's phase-1 training (class_incremental_cosine_cifar100.py l.325-339:
+        # old vectors lr 0 wd 0, the rest lr 0.1 wd 5e-4, MultiStepLR [80, 120]) through the same
+        # incremental_train_and_eval_MR_LF (the CIFAR and ImageNet copies are identical).
+        for k in (1, 3):
+            a = reference_args(branch_mode="single", branch_1="free", branch_2="free")
+            s = trainer_stand_in(a)
+            prev = phase0_model()
+            b1, b2, ref, ref_b2, _, cur_lambda, _ = BaseTrainer.init_current_phase_model(s, 2, 1, prev, None)
+            b1 = BaseTrainer.imprint_weights(s, b1, b2, 2, False, p1_images, np.asarray(p1_labels), 4)
+            imprinted = b1.fc.fc2.weight.detach().clone()
+            ignored = list(map(id, b1.fc.fc1.parameters()))
+            base = filter(lambda p: id(p) not in ignored, b1.parameters())
+            groups = [{"params": base, "lr": 0.1, "weight_decay": 5e-4}, {"params": b1.fc.fc1.parameters(), "lr": 0, "weight_decay": 0}]
+            opt = torch.optim.SGD(groups, lr=0.1, momentum=0.9, weight_decay=5e-4)
+            sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=[80, 120], gamma=0.1)
+            rec = Recorder(torch)
+            loader = one_batch_loader(torch, p1_images, p1_labels)
+            lucir_mr_lf(k, b1, ref, opt, sched, loader, loader, 2, 1, cur_lambda, a.dist, a.K, a.lw_mr, device=device)
+            rec.close()
+            steps = []
+            for e in range(k):
+                ev = rec.events[4 * e:4 * e + 4]
+                assert [x[0] for x in ev] == ["CosineEmbeddingLoss", "CrossEntropyLoss", "MarginRankingLoss", "CrossEntropyLoss"], ev
+                steps.append({"lf_raw": ev[0][1], "ce": ev[1][1], "mr_raw": ev[2][1]})
+            fixtures[f"lucir-original-phase1-k{k}"] = {
+                "method": "lucir", "phase": 1, "aanets": False, "steps": k, "old_classes": 4, "new_classes": 2,
+                "lambda": cur_lambda, "mr_weight": a.lw_mr, "learning_rate": 0.1, "fusion_lr": 0.0,
+                "imprinted": tensor_stats(imprinted, torch), "losses": steps, "parameters": model_stats("b1.", b1, opt, torch)}
+
 
     # ---- learning-rate schedules over a whole phase (set_optimizer's schedulers, stepped at
     # the start of each epoch as the train functions do, G4): the rate each epoch trains at ----
