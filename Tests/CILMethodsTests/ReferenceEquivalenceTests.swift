@@ -371,6 +371,30 @@ import Testing
         print("reference-equivalence herding: class means worst abs error \(worst) (unit vectors)")
         #expect(worst <= 1e-5)
     }
+
+    /// G1 is the only difference `corrected` makes to the class means: the harness picks the
+    /// channel-reversed second view under `reference` (matching the fixture above) and the
+    /// mirror image under `corrected`, whose means then differ from the reference's.
+    @Test func correctedClassMeansDifferOnlyByG1() throws {
+        #expect(ClassMeanViews.forPreprocessing(.lucirCIFAR, fidelity: .reference) == .withChannelReversed)
+        #expect(ClassMeanViews.forPreprocessing(.lucirCIFAR, fidelity: .corrected) == .withHorizontalFlip)
+        let h = try Self.herding()
+        let engine = try ComputeEngine(threads: 1)
+        let network = ReferenceEquivalenceTests.formulaNetwork(sigma: nil)
+        let ranks = h["ranks"] as? [[Int]] ?? []
+        let exemplarMeans = h["class_means_exemplars"] as? [[Double]] ?? []
+        func features(_ images: Tensor) throws -> Tensor {
+            let g = Graph(engine: engine, recordsGradients: false)
+            return g[try network.forward(g, images: g.constant(images), mode: .evaluation).features.pooled]
+        }
+        let f = try features(ReferenceFixtures.images("herding.class0", count: 30))
+        let mirrored = try features(ReferenceFixtures.images("herding.class0", count: 30, horizontallyFlipped: true))
+        #expect(Herding.rank(f, count: 5) == ranks[0], "herding uses the original view under both fidelities")
+        let means = ClassMeanViews.means([f, mirrored], groups: [ranks[0]]).doubles
+        let difference = zip(means, exemplarMeans[0]).map { abs($0 - $1) }.max() ?? 0
+        print("reference-equivalence corrected class means (mirror view): worst abs difference \(difference)")
+        #expect(difference > 1e-4)
+    }
 }
 
 /// LUCIR's class-balanced finetuning against the original LUCIR code's own

@@ -61,12 +61,17 @@ enum ReferenceFixtures {
     /// (ToTensor's /255 then Normalize's −mean, /std, all in float32), NHWC.
     /// `channelReversed`: the uint8 channels reversed before normalising, as the reference's
     /// CIFAR "flip" `[:, :, :, ::-1]` (G1).
-    static func images(_ name: String, count: Int, channelReversed: Bool = false) -> Tensor {
+    /// `horizontallyFlipped`: mirrored along the width (what `corrected` uses instead).
+    static func images(_ name: String, count: Int, channelReversed: Bool = false, horizontallyFlipped: Bool = false) -> Tensor {
         let mean: [Float] = [0.5071, 0.4866, 0.4409], std: [Float] = [0.2009, 0.1984, 0.2023]
         let w = words(name, count: count * 32 * 32 * 3)
         let scalars = w.indices.map { i -> Float in
             let c = i % 3
-            let source = channelReversed ? i - c + (2 - c) : i
+            var source = channelReversed ? i - c + (2 - c) : i
+            if horizontallyFlipped {
+                let x = (i / 3) % 32
+                source += (31 - 2 * x) * 3
+            }
             return (Float(UInt8(w[source] >> 56)) / 255 - mean[c]) / std[c]
         }
         return Tensor(shape: [count, 32, 32, 3], scalars: scalars, layout: .nhwc)
