@@ -449,3 +449,71 @@ import Testing
         }
     }
 }
+
+/// LwF in PyCIL's KD form (`loss: kd`) against PyCIL's own `LwF._update_representation`
+/// ([PyCIL] `models/lwf.py` l.145-200; fixture `lwf-kd-phase1-k{1,3}`): phase 1 from the
+/// formula ResNet-32 with a linear head (4 old classes, 2 new rows from the formula), the 8
+/// new-class images and no exemplars, SGD lr 0.1, momentum 0.9, weight decay 2e-4.
+@Suite struct ReferenceLwFTests {
+    /// PyCIL wraps the reference ResNet-32's children in a Sequential: conv1 → backbone.0,
+    /// bn1 → backbone.1, layer1..3 → backbone.3..5; the linear head is `fc`.
+    static func pycilName(_ name: String) -> String {
+        if name == "head.weight" { return "fc.weight" }
+        if name == "head.bias" { return "fc.bias" }
+        let reference = ReferenceFixtures.referenceName(backbone: name)
+        for (from, to) in [("conv1.", "backbone.0."), ("bn1.", "backbone.1."), ("layer1.", "backbone.3."), ("layer2.", "backbone.4."), ("layer3.", "backbone.5.")]
+        where reference.hasPrefix(from) {
+            return to + reference.dropFirst(from.count)
+        }
+        return reference
+    }
+
+    @Test(arguments: [1, 3]) func lwfKnowledgeDistillationMatchesPyCIL(steps: Int) throws {
+        let fixture = try ReferenceEquivalenceTests.fixture("lwf-kd-phase1-k\(steps)")
+        let engine = try ComputeEngine(threads: 1)
+        let resnet = ResNet(.resnet32, inputChannels: 3, seed: 1)
+        ReferenceFixtures.fillFormula(resnet)
+        let method = try LwF(settings: MethodSettings(["loss": "kd"]))
+        let weights = ReferenceFixtures.values("linear.weight", count: 6 * 64, lo: -0.125, hi: 0.125)
+        let biases = ReferenceFixtures.values("linear.bias", count: 6, lo: -0.125, hi: 0.125)
+        let network = Network(backbone: resnet, head: method.makeHead(featureDimension: 64, classes: 4, seed: 1))
+        func setHead(_ classes: Int) {
+            for p in network.head.parameters {
+                p.value = p.name == "head.weight" ? Tensor(shape: [classes, 64], scalars: Array(weights.prefix(classes * 64)))
+                    : Tensor(shape: [classes], scalars: Array(biases.prefix(classes)))
+            }
+        }
+        setHead(4)
+        let context = PhaseContext(phase: 1, phaseCount: 2, oldClasses: 4, newClasses: 2, epochs: 250, exemplarsPerClass: 0, seed: 1, engine: engine)
+        try method.beginPhase(context, network: network, newClassFeatures: ReferenceEquivalenceTests.EvaluationFeatures(network: network, engine: engine, byClass: [:]))
+        setHead(6)   // PyCIL's new rows are random; both sides take them from the formula
+        let batch = TrainingBatch(images: ReferenceFixtures.images("batch.phase1.new", count: 8), labels: [4, 4, 4, 4, 5, 5, 5, 5])
+        var sgd = SGD(learningRate: fixture["learning_rate"] as? Double ?? .nan, momentum: 0.9, weightDecay: fixture["weight_decay"] as? Double ?? .nan,
+                      groups: ["alpha": ParameterGroupSettings(learningRateScale: 0)])
+        let losses = fixture["losses"] as? [[String: Double]] ?? []
+        let lamda = fixture["lamda"] as? Double ?? .nan
+        var report = ReferenceEquivalenceTests.Report()
+        for step in 0..<steps {
+            let g = Graph(engine: engine)
+            let loss = try method.loss(g, network: network, batch: batch, context: context)
+            report.note("loss total", ReferenceFixtures.relative(g[loss].scalarValue, (losses[step]["ce_new"] ?? .nan) + lamda * (losses[step]["kd"] ?? .nan)), "step \(step)")
+            try g.backward(from: loss)
+            sgd.step(network.parameters)
+        }
+        let reference = fixture["parameters"] as? [String: Any] ?? [:]
+        for p in network.parameters {
+            let name = Self.pycilName(p.name)
+            guard let entry = reference[name] as? [String: Any] else { Issue.record("no reference entry \(name) for \(p.name)"); continue }
+            report.note(p.group == "buffers" ? "bn statistics" : "parameters", try ReferenceFixtures.Stats(entry["value"]).worstRelativeError(p.value), name)
+            if let momentum = entry["momentum"], let v = sgd.velocity[p.name] {
+                report.note("momentum", try ReferenceFixtures.Stats(momentum).worstRelativeError(v), name)
+            }
+        }
+        print("reference-equivalence lwf-kd-phase1 k=\(steps): \(report)")
+        #expect((report.worst["loss total"] ?? .nan) <= ReferenceEquivalenceTests.lossTolerance, "\(report)")
+        for kind in ["parameters", "bn statistics"] {
+            #expect((report.worst[kind] ?? .nan) <= ReferenceEquivalenceTests.parameterTolerance, "\(kind): \(report)")
+        }
+        #expect((report.worst["momentum"] ?? .nan) <= ReferenceEquivalenceTests.momentumTolerance(steps: steps), "momentum: \(report)")
+    }
+}

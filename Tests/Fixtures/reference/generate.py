@@ -219,10 +219,119 @@ def one_batch_loader(torch, images_u8, labels):
     return torch.utils.data.DataLoader(ds, batch_size=len(images_u8), shuffle=False, num_workers=0)
 
 
+def pycil_lwf(repo, torch, stamp, phase0_model, new_images, new_labels):
+    import importlib.util
+    repo = os.path.abspath(repo)
+    stamp["pycil_repository"] = "G-U-N/PyCIL"
+    stamp["pycil_commit"] = subprocess.check_output(["git", "-C", repo, "rev-parse", "HEAD"], text=True).strip()
+    # PyCIL's packages are also called `models` and `utils`; its lwf.py is loaded from its
+    # path, with the two modules it needs besides torch: utils/toolkit.py (loaded from
+    # PyCIL), and stand-ins for utils/inc_net.py (IncrementalNet, not used here) and
+    # models/base.py (BaseLearner, whose methods _update_representation does not call except
+    # _compute_accuracy, provided by the stand-in learner).
+    def load(name, path):
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    saved = {k: sys.modules.get(k) for k in ("utils.toolkit", "utils.inc_net", "models.base", "tqdm")}
+    sys.modules["utils.toolkit"] = load("pycil_toolkit", os.path.join(repo, "utils", "toolkit.py"))
+    sys.modules["utils.inc_net"] = types.SimpleNamespace(IncrementalNet=None)
+    sys.modules["models.base"] = types.SimpleNamespace(BaseLearner=object)
+
+    class Bar:
+        def __init__(self, it): self.it = it
+        def __iter__(self): return iter(self.it)
+        def set_description(self, text): pass
+    sys.modules["tqdm"] = types.SimpleNamespace(tqdm=Bar)
+    lwf = load("pycil_lwf", os.path.join(repo, "models", "lwf.py"))
+    for k, v in saved.items():
+        if v is None:
+            sys.modules.pop(k, None)
+        else:
+            sys.modules[k] = v
+
+    recorded = []
+
+    class RecordingF:
+        def __getattr__(self, name):
+            return getattr(torch.nn.functional, name)
+
+        def cross_entropy(self, *a, **kw):
+            out = torch.nn.functional.cross_entropy(*a, **kw)
+            recorded.append(("ce", float(out)))
+            return out
+    lwf.F = RecordingF()
+    original_kd = lwf._KD_loss
+
+    def recording_kd(*a, **kw):
+        out = original_kd(*a, **kw)
+        recorded.append(("kd", float(out)))
+        return out
+    lwf._KD_loss = recording_kd
+
+    class Net(torch.nn.Module):
+        """The formula ResNet-32 backbone and a linear head, returning PyCIL's {"logits"}."""
+        def __init__(self, classes):
+            super().__init__()
+            resnet = phase0_model()
+            self.backbone = torch.nn.Sequential(*list(resnet.children())[:-1])
+            self.fc = torch.nn.Linear(64, classes)
+            with torch.no_grad():
+                self.fc.weight.copy_(torch.from_numpy(formula_values("linear.weight", 6 * 64, -0.125, 0.125)).view(6, 64)[:classes])
+                self.fc.bias.copy_(torch.from_numpy(formula_values("linear.bias", 6, -0.125, 0.125))[:classes])
+
+        def forward(self, x):
+            return {"logits": self.fc(self.backbone(x).flatten(1))}
+
+    class IndexedSet(TensorSet):
+        def __getitem__(self, i):
+            x, y = TensorSet.__getitem__(self, i)
+            return i, x, y
+
+    out = {}
+    for k in (1, 3):
+        recorded.clear()
+        old = Net(4).eval()
+        for p in old.parameters():
+            p.requires_grad = False
+        net = Net(6)
+        learner = types.SimpleNamespace(_network=net, _old_network=old, _known_classes=4, _device=torch.device("cpu"),
+                                        _cur_task=1, _compute_accuracy=lambda *a: 0.0)
+        # LwF._train's optimiser for tasks > 0 (l.89-97): all parameters, lr 0.1, wd 2e-4.
+        opt = torch.optim.SGD(net.parameters(), lr=lwf.lrate, momentum=0.9, weight_decay=lwf.weight_decay)
+        sched = torch.optim.lr_scheduler.MultiStepLR(optimizer=opt, milestones=lwf.milestones, gamma=lwf.lrate_decay)
+        ds = IndexedSet(torch)
+        ds.data, ds.targets = new_images, np.asarray(new_labels)
+        loader = torch.utils.data.DataLoader(ds, batch_size=len(new_images), shuffle=False, num_workers=0)
+        lwf.epochs = k  # the module's epoch count (250) is the only setting changed
+        lwf.LwF._update_representation(learner, loader, None, opt, sched)
+        steps = []
+        for e in range(k):
+            (n1, ce), (n2, kd) = recorded[2 * e], recorded[2 * e + 1]
+            assert (n1, n2) == ("ce", "kd")
+            steps.append({"ce_new": ce, "kd": kd})
+        stats = {}
+        for name, p in net.named_parameters():
+            entry = {"value": tensor_stats(p, torch)}
+            buf = opt.state[p].get("momentum_buffer") if p in opt.state else None
+            if buf is not None:
+                entry["momentum"] = tensor_stats(buf, torch)
+            stats[name] = entry
+        for name, b in net.named_buffers():
+            if not name.endswith("num_batches_tracked"):
+                stats[name] = {"value": tensor_stats(b, torch)}
+        out[f"lwf-kd-phase1-k{k}"] = {"method": "lwf", "phase": 1, "aanets": False, "steps": k, "T": lwf.T, "lamda": lwf.lamda,
+                                      "learning_rate": lwf.lrate, "weight_decay": lwf.weight_decay, "losses": steps,
+                                      "parameters": stats}
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--aanets-repo", required=True, help="checkout of yaoyao-liu/class-incremental-learning")
     ap.add_argument("--lucir-repo", help="checkout of hshustc/CVPR19_Incremental_Learning (class-balanced finetuning)")
+    ap.add_argument("--pycil-repo", help="checkout of G-U-N/PyCIL (LwF, KD form)")
     ap.add_argument("--out", default=os.path.dirname(os.path.abspath(__file__)))
     args = ap.parse_args()
 
@@ -244,7 +353,7 @@ def main():
 
     stamp = {"repository": "yaoyao-liu/class-incremental-learning", "folder": "adaptive-aggregation-networks",
              "commit": commit, "torch": torch.__version__, "numpy": np.__version__, "threads": 1,
-             "command": "python3 Tests/Fixtures/reference/generate.py --aanets-repo <checkout>"}
+             "command": "python3 Tests/Fixtures/reference/generate.py --aanets-repo <checkout> --lucir-repo <checkout> --pycil-repo <checkout>"}
     device = torch.device("cpu")
 
     def reference_args(**kw):
@@ -472,6 +581,13 @@ def main():
                 "lambda": cur_lambda, "mr_weight": a.lw_mr, "learning_rate": 0.1, "fusion_lr": 0.0,
                 "imprinted": tensor_stats(imprinted, torch), "losses": steps, "parameters": model_stats("b1.", b1, opt, torch)}
 
+
+    # ---- LwF, PyCIL's KD form: models/lwf.py LwF._update_representation (l.145-200) run on a
+    # stand-in learner for k epochs over a one-batch loader of new-class images (no
+    # exemplars); the network is the formula ResNet-32 above with a linear head (PyCIL's own
+    # CIFAR ResNet-32 uses option-A shortcuts, not what cilbench's LwF runs on) ----
+    if args.pycil_repo:
+        fixtures.update(pycil_lwf(args.pycil_repo, torch, stamp, phase0_model, new_images, new_labels))
 
     # ---- learning-rate schedules over a whole phase (set_optimizer's schedulers, stepped at
     # the start of each epoch as the train functions do, G4): the rate each epoch trains at ----
