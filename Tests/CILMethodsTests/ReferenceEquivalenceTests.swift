@@ -27,6 +27,8 @@ import Testing
     /// momentum is held to 1e-2; the parameters it moved are still held to 1e-4.
     static func momentumTolerance(steps: Int) -> Double { steps == 1 ? parameterTolerance : 1e-2 }
 
+    static func fixtureDocument(_ name: String) throws -> [String: Any] { try fixture(name) }
+
     static func fixture(_ name: String) throws -> [String: Any] {
         guard let all = try ReferenceFixtures.load("lucir-aanets.json")["fixtures"] as? [String: Any], let f = all[name] as? [String: Any] else {
             throw ReferenceFixtures.FixtureError.malformed("fixture \(name) missing from lucir-aanets.json")
@@ -515,5 +517,72 @@ import Testing
             #expect((report.worst[kind] ?? .nan) <= ReferenceEquivalenceTests.parameterTolerance, "\(kind): \(report)")
         }
         #expect((report.worst["momentum"] ?? .nan) <= ReferenceEquivalenceTests.momentumTolerance(steps: steps), "momentum: \(report)")
+    }
+}
+
+/// PODNet's losses against the official functions (fixture `podnet-losses`): POD-spatial
+/// ([POD] `inclearn/lib/losses/distillation.py` `pod`, collapse "spatial", normalised) over
+/// three maps, and NCA ([POD] `inclearn/lib/losses/base.py` `nca`, margin 0.6, learned scale,
+/// positive excluded from the denominator, G8): values and gradients. PODNet's training loop
+/// itself is not run (see Tests/Fixtures/reference/README.md).
+@Suite struct ReferencePODNetLossTests {
+    static func podnet() throws -> [String: Any] {
+        try ReferenceEquivalenceTests.fixtureDocument("podnet-losses")
+    }
+
+    /// NCHW formula values as an NHWC tensor (cilbench's map layout), and back.
+    static func nhwc(_ values: [Float], _ s: [Int]) -> Tensor {
+        let (b, c, h, w) = (s[0], s[1], s[2], s[3])
+        var out = [Float](repeating: 0, count: values.count)
+        for n in 0..<b { for k in 0..<c { for y in 0..<h { for x in 0..<w {
+            out[((n * h + y) * w + x) * c + k] = values[((n * c + k) * h + y) * w + x]
+        } } } }
+        return Tensor(shape: [b, h, w, c], scalars: out, layout: .nhwc)
+    }
+
+    @Test func podSpatialMatchesTheOfficialFunction() throws {
+        let f = try Self.podnet()
+        let shapes = f["shapes"] as? [[Int]] ?? []
+        let grads = f["spatial_grads"] as? [[Double]] ?? []
+        let engine = try ComputeEngine(threads: 1)
+        let g = Graph(engine: engine)
+        var students: [Parameter] = [], teachers: [Tensor] = []
+        for (i, s) in shapes.enumerated() {
+            let n = s.reduce(1, *)
+            students.append(Parameter(name: "student\(i)", value: Self.nhwc(ReferenceFixtures.values("pod.student\(i)", count: n, lo: -1, hi: 1), s)))
+            teachers.append(Self.nhwc(ReferenceFixtures.values("pod.teacher\(i)", count: n, lo: -1, hi: 1), s))
+        }
+        let loss = try PODDistillation.spatial(g, student: students.map { g.parameter($0) }, teacher: teachers)
+        try g.backward(from: loss)
+        let valueError = ReferenceFixtures.relative(g[loss].scalarValue, f["spatial"] as? Double ?? .nan)
+        var gradientError = 0.0
+        for (i, s) in shapes.enumerated() {
+            let reference = Self.nhwc(grads[i].map { Float($0) }, s).doubles
+            let mine = students[i].gradient?.doubles ?? []
+            let rms = (reference.reduce(0) { $0 + $1 * $1 } / Double(max(reference.count, 1))).squareRoot()
+            for (a, b) in zip(mine, reference) { gradientError = max(gradientError, abs(a - b) / max(abs(b), rms)) }
+            #expect(mine.count == reference.count)
+        }
+        print("reference-equivalence podnet pod-spatial: value \(valueError), gradient \(gradientError)")
+        #expect(valueError <= ReferenceEquivalenceTests.lossTolerance && gradientError <= ReferenceEquivalenceTests.parameterTolerance)
+    }
+
+    @Test func ncaMatchesTheOfficialFunction() throws {
+        let f = try Self.podnet()
+        let engine = try ComputeEngine(threads: 1)
+        let g = Graph(engine: engine)
+        let scores = Parameter(name: "scores", value: Tensor(shape: [6, 5], scalars: ReferenceFixtures.values("nca.scores", count: 30, lo: -2, hi: 0)))
+        let scale = Parameter(name: "scale", value: Tensor(shape: [1], scalars: [Float(f["nca_scale"] as? Double ?? .nan)]))
+        let labels = (f["nca_targets"] as? [Int] ?? []).map { Int32($0) }
+        let loss = g.ncaLoss(g.parameter(scores), scale: g.parameter(scale), labels: labels, margin: f["nca_margin"] as? Double ?? .nan, form: .reference)
+        try g.backward(from: loss)
+        let valueError = ReferenceFixtures.relative(g[loss].scalarValue, f["nca"] as? Double ?? .nan)
+        let reference = f["nca_score_grads"] as? [Double] ?? []
+        let mine = scores.gradient?.doubles ?? []
+        let rms = (reference.reduce(0) { $0 + $1 * $1 } / Double(max(reference.count, 1))).squareRoot()
+        var gradientError = zip(mine, reference).map { abs($0 - $1) / max(abs($1), rms) }.max() ?? .infinity
+        gradientError = max(gradientError, ReferenceFixtures.relative(scale.gradient?.scalarValue ?? .nan, f["nca_scale_grad"] as? Double ?? .nan))
+        print("reference-equivalence podnet nca: value \(valueError), gradient \(gradientError)")
+        #expect(valueError <= ReferenceEquivalenceTests.lossTolerance && gradientError <= ReferenceEquivalenceTests.parameterTolerance)
     }
 }

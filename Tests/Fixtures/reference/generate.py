@@ -327,11 +327,50 @@ def pycil_lwf(repo, torch, stamp, phase0_model, new_images, new_labels):
     return out
 
 
+def podnet_losses(repo, torch, stamp):
+    import importlib.util
+    repo = os.path.abspath(repo)
+    stamp["podnet_repository"] = "arthurdouillard/incremental_learning.pytorch"
+    stamp["podnet_commit"] = subprocess.check_output(["git", "-C", repo, "rev-parse", "HEAD"], text=True).strip()
+    # distillation.py imports inclearn.lib.vizualization (plots, unused by `pod`): stand-in.
+    sys.modules.setdefault("inclearn", types.ModuleType("inclearn"))
+    lib = sys.modules.setdefault("inclearn.lib", types.ModuleType("inclearn.lib"))
+    lib.vizualization = types.ModuleType("inclearn.lib.vizualization")
+
+    def load(name, path):
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    base = load("podnet_losses_base", os.path.join(repo, "inclearn", "lib", "losses", "base.py"))
+    distillation = load("podnet_losses_distillation", os.path.join(repo, "inclearn", "lib", "losses", "distillation.py"))
+    if not hasattr(torch, "frobenius_norm"):
+        # Removed from recent torch; for a vector norm over dim=-1 it is the L2 norm.
+        torch.frobenius_norm = lambda x, dim: torch.linalg.vector_norm(x, ord=2, dim=dim)
+
+    shapes = [(4, 4, 5, 6), (4, 8, 3, 3), (4, 8, 2, 2)]
+    student = [torch.from_numpy(formula_values(f"pod.student{i}", int(np.prod(sh)), -1, 1)).view(sh).requires_grad_() for i, sh in enumerate(shapes)]
+    teacher = [torch.from_numpy(formula_values(f"pod.teacher{i}", int(np.prod(sh)), -1, 1)).view(sh) for i, sh in enumerate(shapes)]
+    # podnet.py _compute_loss: pod(old attentions, new attentions, collapse_channels="spatial", ...)
+    spatial = distillation.pod(teacher, student, collapse_channels="spatial", normalize=True)
+    spatial.backward()
+    scores = torch.from_numpy(formula_values("nca.scores", 6 * 5, -2, 0)).view(6, 5).requires_grad_()
+    scale = torch.tensor([1.7], requires_grad=True)
+    targets = torch.tensor([0, 1, 2, 3, 4, 2])
+    nca = base.nca(scores, targets, scale=scale, margin=0.6, exclude_pos_denominator=True)
+    nca.backward()
+    return {"shapes": shapes, "spatial": f64(spatial),
+            "spatial_grads": [[f32(v) for v in t.grad.reshape(-1).tolist()] for t in student],
+            "nca_targets": targets.tolist(), "nca_scale": 1.7, "nca_margin": 0.6, "nca": f64(nca),
+            "nca_score_grads": [f32(v) for v in scores.grad.reshape(-1).tolist()], "nca_scale_grad": f64(scale.grad[0])}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--aanets-repo", required=True, help="checkout of yaoyao-liu/class-incremental-learning")
     ap.add_argument("--lucir-repo", help="checkout of hshustc/CVPR19_Incremental_Learning (class-balanced finetuning)")
     ap.add_argument("--pycil-repo", help="checkout of G-U-N/PyCIL (LwF, KD form)")
+    ap.add_argument("--podnet-repo", help="checkout of arthurdouillard/incremental_learning.pytorch (POD, NCA)")
     ap.add_argument("--out", default=os.path.dirname(os.path.abspath(__file__)))
     args = ap.parse_args()
 
@@ -588,6 +627,12 @@ def main():
     # CIFAR ResNet-32 uses option-A shortcuts, not what cilbench's LwF runs on) ----
     if args.pycil_repo:
         fixtures.update(pycil_lwf(args.pycil_repo, torch, stamp, phase0_model, new_images, new_labels))
+
+    # ---- PODNet's losses (the closest runnable functions; the training loop needs the
+    # repository's whole network/factory stack): inclearn/lib/losses/distillation.py `pod`
+    # (POD-spatial) and inclearn/lib/losses/base.py `nca` with the CNN config's settings ----
+    if args.podnet_repo:
+        fixtures["podnet-losses"] = podnet_losses(args.podnet_repo, torch, stamp)
 
     # ---- learning-rate schedules over a whole phase (set_optimizer's schedulers, stepped at
     # the start of each epoch as the train functions do, G4): the rate each epoch trains at ----
