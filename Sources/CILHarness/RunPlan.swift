@@ -71,7 +71,7 @@ public struct RunPlan {
             aanetsSettings = AANetsSettings(
                 initialAlpha: number("alpha_init", 0.5), alphaLearningRate: number("alpha_lr", 1e-8),
                 alphaMomentum: number("alpha_momentum", 0.9), alphaWeightDecay: number("alpha_weight_decay", 5e-4),
-                alphaSchedule: schedule.learningRateSchedule(epochs: training.incrementalEpochs),
+                alphaSchedule: schedule.alphaLearningRateSchedule(epochs: training.incrementalEpochs),
                 balancedPerClass: file.memory.exemplarsPerClass(seenClasses: file.totalClasses),
                 balancedBatchSize: Int(number("alpha_batch_size", Double(training.testBatchSize))))
         }

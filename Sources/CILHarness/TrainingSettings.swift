@@ -60,6 +60,18 @@ public struct TrainingSettings: Sendable, Hashable {
             case .cosine: return .cosine(totalEpochs: epochs, minimum: minimumLearningRate)
             }
         }
+
+        /// The schedule of AANets' α optimiser in a phase of `epochs` epochs. [AAN]
+        /// `trainer/base_trainer.py` l.676-683 always gives α a MultiStepLR over `lr_strat`,
+        /// also where the network anneals by cosine (ImageNet, l.681-682), and `lr_strat` is
+        /// then [int(0.333·E), int(0.667·E)] (l.139). Found by the reference fixtures (issue 10).
+        public func alphaLearningRateSchedule(epochs: Int) -> LearningRateSchedule {
+            switch kind {
+            case .constant: return .constant
+            case .multistep: return .multiStep(milestones: milestones, gamma: gamma)
+            case .cosine: return .multiStep(milestones: [Int(Double(epochs) * 0.333), Int(Double(epochs) * 0.667)], gamma: gamma)
+            }
+        }
     }
 
     /// Epochs of phase k.

@@ -1,0 +1,675 @@
+#!/usr/bin/env python3
+"""Reference-equivalence fixtures for cilbench (issue 10), produced by the official code.
+
+Runs the official AANets repository's own functions (yaoyao-liu/class-incremental-learning,
+folder adaptive-aggregation-networks): its ResNet-32 (plain and MTL), its
+`init_current_phase_model`, `imprint_weights`, `set_optimizer` (BaseTrainer methods,
+called on a small stand-in object that carries the attributes they read), and its train
+functions `incremental_train_and_eval_zeroth_phase` and `incremental_train_and_eval`
+(LUCIR, single and dual branch) through one-batch loaders, and writes what they produce
+as JSON fixtures. No reference code is copied: it is imported from a local checkout.
+
+Inputs both sides build exactly (no weight or image file is needed):
+  * every parameter and BN buffer comes from `formula_values(name, n, lo, hi)` below
+    (splitmix64 keyed by the FNV-1a hash of the reference parameter name); the Swift test
+    implements the same formula;
+  * every image is uint8 HWC from the same formula, normalised as the reference's CIFAR
+    test transform does (ToTensor: /255 in float32; Normalize: -mean, /std in float32).
+
+See README.md next to this file for the exact command.
+"""
+import argparse
+import importlib.machinery
+import copy
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+import types
+
+import numpy as np
+
+MASK = (1 << 64) - 1
+CIFAR_MEAN = (0.5071, 0.4866, 0.4409)
+CIFAR_STD = (0.2009, 0.1984, 0.2023)
+SAMPLES = 4  # entries sampled per tensor
+
+
+def fnv1a64(text):
+    h = 0xCBF29CE484222325
+    for b in text.encode("utf-8"):
+        h ^= b
+        h = (h * 0x100000001B3) & MASK
+    return h
+
+
+def splitmix_words(key, n):
+    """Word i = splitmix64 finaliser of key + (i+1)*golden, as uint64 (numpy wraps)."""
+    i = np.arange(1, n + 1, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        z = np.uint64(key) + i * np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    return z
+
+
+def formula_values(name, n, lo, hi):
+    """n float32 values: lo + (hi - lo) * u, u = (word >> 40) / 2^24, computed in float64."""
+    u = (splitmix_words(fnv1a64(name), n) >> np.uint64(40)).astype(np.float64) / 16777216.0
+    return (lo + (hi - lo) * u).astype(np.float32)
+
+
+def formula_images(name, count):
+    """count uint8 HWC 32x32x3 images: the top byte of each word."""
+    words = splitmix_words(fnv1a64(name), count * 32 * 32 * 3)
+    return (words >> np.uint64(56)).astype(np.uint8).reshape(count, 32, 32, 3)
+
+
+def value_range(name, shape):
+    """The range each reference tensor is drawn from (mirrored in the Swift test)."""
+    if name.endswith("running_mean"):
+        return -0.2, 0.2
+    if name.endswith("running_var"):
+        return 0.5, 1.5
+    if name == "fc.sigma":
+        return 2.5, 2.5
+    if name.startswith("fc."):
+        b = 1.0 / math.sqrt(shape[1])
+        return -b, b
+    if len(shape) == 4:
+        fan_in = shape[1] * shape[2] * shape[3]
+        b = math.sqrt(6.0 / fan_in)
+        return -b, b
+    if name.endswith("bn2.weight"):  # the residual branch's last BN gamma: small, so the
+        return 0.05, 0.25             # untrained net is well conditioned (see README)
+    if name.endswith(".weight"):  # BN gamma
+        return 0.5, 1.5
+    if name.endswith(".bias"):  # BN beta
+        return -0.2, 0.2
+    raise ValueError(name)
+
+
+def set_formula_weights(model, torch):
+    with torch.no_grad():
+        for name, t in model.state_dict().items():
+            if name.endswith("num_batches_tracked"):
+                continue
+            lo, hi = value_range(name, tuple(t.shape))
+            t.copy_(torch.from_numpy(formula_values(name, t.numel(), lo, hi)).view(t.shape))
+
+
+def normalise(images_u8, torch):
+    x = torch.from_numpy(images_u8).permute(0, 3, 1, 2).contiguous().to(torch.float32).div(255)
+    mean = torch.tensor(CIFAR_MEAN, dtype=torch.float32).view(1, 3, 1, 1)
+    std = torch.tensor(CIFAR_STD, dtype=torch.float32).view(1, 3, 1, 1)
+    return x.sub(mean).div(std)
+
+
+def install_stubs():
+    """Modules the reference imports at file level but the called functions never use."""
+    def stub(name, **attrs):
+        m = types.ModuleType(name)
+        m.__spec__ = importlib.machinery.ModuleSpec(name, None)
+        for k, v in attrs.items():
+            setattr(m, k, v)
+        sys.modules[name] = m
+        return m
+    tv = stub("torchvision", datasets=None, models=None, transforms=None)
+    stub("torchvision.datasets"); stub("torchvision.models"); stub("torchvision.transforms")
+    tv.datasets = sys.modules["torchvision.datasets"]
+    stub("tensorboardX", SummaryWriter=None)
+    pil = stub("PIL"); stub("PIL.Image"); pil.Image = sys.modules["PIL.Image"]
+    sp = stub("scipy"); stub("scipy.spatial"); stub("scipy.spatial.distance", cdist=None)
+    sk = stub("sklearn"); stub("sklearn.metrics", confusion_matrix=None)
+    stub("tqdm")
+
+
+def f32(x):
+    """A float32 value in its shortest round-tripping decimal form (keeps the files small)."""
+    return float(f"{float(x):.9g}")
+
+
+def f64(x):
+    return float(f"{float(x):.12g}")
+
+
+def sample_indices(n):
+    """The entries sampled from a tensor of n elements (the Swift test computes the same)."""
+    return sorted({(i * n) // SAMPLES + (i * 7919) % max(n // SAMPLES, 1) for i in range(SAMPLES)})
+
+
+def tensor_stats(t, torch):
+    v = t.detach().to(torch.float64).reshape(-1)
+    n = v.numel()
+    flat = t.detach().reshape(-1)
+    return {"count": n, "sum": f64(v.sum()), "sumsq": f64((v * v).sum()),
+            "values": [f32(flat[i]) for i in sample_indices(n)]}
+
+
+def model_stats(prefix, model, optimizer, torch):
+    out = {}
+    state = optimizer.state if optimizer is not None else {}
+    for name, p in model.named_parameters():
+        entry = {"value": tensor_stats(p, torch)}
+        buf = state.get(p, {}).get("momentum_buffer") if p in state else None
+        if buf is not None:
+            entry["momentum"] = tensor_stats(buf, torch)
+        out[prefix + name] = entry
+    for name, b in model.named_buffers():
+        if name.endswith("num_batches_tracked"):
+            continue
+        out[prefix + name] = {"value": tensor_stats(b, torch)}
+    return out
+
+
+def shim_margin_ranking_loss(torch):
+    """torch >= 1.x rejects the reference's call (inputs [N,1], target [N]); torch 0.4, which
+    LUCIR was written for, broadcast the target to [N,N]. The target is all ones there, so every
+    row of that matrix holds the same values and the mean is the per-pair mean: giving the
+    target the inputs' shape computes exactly the same number. The only torch-2 shim."""
+    import torch.nn.functional as F
+    original = F.margin_ranking_loss
+
+    def shimmed(input1, input2, target, *a, **kw):
+        if target.dim() != input1.dim():
+            assert bool((target == 1).all())
+            target = target.view_as(input1)
+        return original(input1, input2, target, *a, **kw)
+    F.margin_ranking_loss = shimmed
+
+
+class Recorder:
+    """A global forward hook recording every loss module's output, in call order."""
+    KINDS = ("CrossEntropyLoss", "CosineEmbeddingLoss", "MarginRankingLoss", "KLDivLoss")
+
+    def __init__(self, torch):
+        self.events = []
+        self.handle = torch.nn.modules.module.register_module_forward_hook(self.hook)
+
+    def hook(self, module, inputs, output):
+        kind = type(module).__name__
+        if kind in self.KINDS:
+            self.events.append((kind, float(output.detach().reshape(-1)[0])))
+
+    def close(self):
+        self.handle.remove()
+
+
+class TensorSet:
+    """A dataset over uint8 HWC `data`, transformed as the reference's CIFAR test transform."""
+    def __init__(self, torch):
+        self.torch = torch
+        self.data = np.zeros((0, 32, 32, 3), np.uint8)
+        self.targets = np.zeros(0)
+
+    def __len__(self):
+        return len(self.data)
+
+    def __getitem__(self, i):
+        x = normalise(self.data[i:i + 1], self.torch)[0]
+        return x, int(self.targets[i])
+
+
+def one_batch_loader(torch, images_u8, labels):
+    ds = TensorSet(torch)
+    ds.data, ds.targets = images_u8, np.asarray(labels)
+    return torch.utils.data.DataLoader(ds, batch_size=len(images_u8), shuffle=False, num_workers=0)
+
+
+def pycil_lwf(repo, torch, stamp, phase0_model, new_images, new_labels):
+    import importlib.util
+    repo = os.path.abspath(repo)
+    stamp["pycil_repository"] = "G-U-N/PyCIL"
+    stamp["pycil_commit"] = subprocess.check_output(["git", "-C", repo, "rev-parse", "HEAD"], text=True).strip()
+    # PyCIL's packages are also called `models` and `utils`; its lwf.py is loaded from its
+    # path, with the two modules it needs besides torch: utils/toolkit.py (loaded from
+    # PyCIL), and stand-ins for utils/inc_net.py (IncrementalNet, not used here) and
+    # models/base.py (BaseLearner, whose methods _update_representation does not call except
+    # _compute_accuracy, provided by the stand-in learner).
+    def load(name, path):
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    saved = {k: sys.modules.get(k) for k in ("utils.toolkit", "utils.inc_net", "models.base", "tqdm")}
+    sys.modules["utils.toolkit"] = load("pycil_toolkit", os.path.join(repo, "utils", "toolkit.py"))
+    sys.modules["utils.inc_net"] = types.SimpleNamespace(IncrementalNet=None)
+    sys.modules["models.base"] = types.SimpleNamespace(BaseLearner=object)
+
+    class Bar:
+        def __init__(self, it): self.it = it
+        def __iter__(self): return iter(self.it)
+        def set_description(self, text): pass
+    sys.modules["tqdm"] = types.SimpleNamespace(tqdm=Bar)
+    lwf = load("pycil_lwf", os.path.join(repo, "models", "lwf.py"))
+    for k, v in saved.items():
+        if v is None:
+            sys.modules.pop(k, None)
+        else:
+            sys.modules[k] = v
+
+    recorded = []
+
+    class RecordingF:
+        def __getattr__(self, name):
+            return getattr(torch.nn.functional, name)
+
+        def cross_entropy(self, *a, **kw):
+            out = torch.nn.functional.cross_entropy(*a, **kw)
+            recorded.append(("ce", float(out)))
+            return out
+    lwf.F = RecordingF()
+    original_kd = lwf._KD_loss
+
+    def recording_kd(*a, **kw):
+        out = original_kd(*a, **kw)
+        recorded.append(("kd", float(out)))
+        return out
+    lwf._KD_loss = recording_kd
+
+    class Net(torch.nn.Module):
+        """The formula ResNet-32 backbone and a linear head, returning PyCIL's {"logits"}."""
+        def __init__(self, classes):
+            super().__init__()
+            resnet = phase0_model()
+            self.backbone = torch.nn.Sequential(*list(resnet.children())[:-1])
+            self.fc = torch.nn.Linear(64, classes)
+            with torch.no_grad():
+                self.fc.weight.copy_(torch.from_numpy(formula_values("linear.weight", 6 * 64, -0.125, 0.125)).view(6, 64)[:classes])
+                self.fc.bias.copy_(torch.from_numpy(formula_values("linear.bias", 6, -0.125, 0.125))[:classes])
+
+        def forward(self, x):
+            return {"logits": self.fc(self.backbone(x).flatten(1))}
+
+    class IndexedSet(TensorSet):
+        def __getitem__(self, i):
+            x, y = TensorSet.__getitem__(self, i)
+            return i, x, y
+
+    out = {}
+    for k in (1, 3):
+        recorded.clear()
+        old = Net(4).eval()
+        for p in old.parameters():
+            p.requires_grad = False
+        net = Net(6)
+        learner = types.SimpleNamespace(_network=net, _old_network=old, _known_classes=4, _device=torch.device("cpu"),
+                                        _cur_task=1, _compute_accuracy=lambda *a: 0.0)
+        # LwF._train's optimiser for tasks > 0 (l.89-97): all parameters, lr 0.1, wd 2e-4.
+        opt = torch.optim.SGD(net.parameters(), lr=lwf.lrate, momentum=0.9, weight_decay=lwf.weight_decay)
+        sched = torch.optim.lr_scheduler.MultiStepLR(optimizer=opt, milestones=lwf.milestones, gamma=lwf.lrate_decay)
+        ds = IndexedSet(torch)
+        ds.data, ds.targets = new_images, np.asarray(new_labels)
+        loader = torch.utils.data.DataLoader(ds, batch_size=len(new_images), shuffle=False, num_workers=0)
+        lwf.epochs = k  # the module's epoch count (250) is the only setting changed
+        lwf.LwF._update_representation(learner, loader, None, opt, sched)
+        steps = []
+        for e in range(k):
+            (n1, ce), (n2, kd) = recorded[2 * e], recorded[2 * e + 1]
+            assert (n1, n2) == ("ce", "kd")
+            steps.append({"ce_new": ce, "kd": kd})
+        stats = {}
+        for name, p in net.named_parameters():
+            entry = {"value": tensor_stats(p, torch)}
+            buf = opt.state[p].get("momentum_buffer") if p in opt.state else None
+            if buf is not None:
+                entry["momentum"] = tensor_stats(buf, torch)
+            stats[name] = entry
+        for name, b in net.named_buffers():
+            if not name.endswith("num_batches_tracked"):
+                stats[name] = {"value": tensor_stats(b, torch)}
+        out[f"lwf-kd-phase1-k{k}"] = {"method": "lwf", "phase": 1, "aanets": False, "steps": k, "T": lwf.T, "lamda": lwf.lamda,
+                                      "learning_rate": lwf.lrate, "weight_decay": lwf.weight_decay, "losses": steps,
+                                      "parameters": stats}
+    return out
+
+
+def podnet_losses(repo, torch, stamp):
+    import importlib.util
+    repo = os.path.abspath(repo)
+    stamp["podnet_repository"] = "arthurdouillard/incremental_learning.pytorch"
+    stamp["podnet_commit"] = subprocess.check_output(["git", "-C", repo, "rev-parse", "HEAD"], text=True).strip()
+    # distillation.py imports inclearn.lib.vizualization (plots, unused by `pod`): stand-in.
+    sys.modules.setdefault("inclearn", types.ModuleType("inclearn"))
+    lib = sys.modules.setdefault("inclearn.lib", types.ModuleType("inclearn.lib"))
+    lib.vizualization = types.ModuleType("inclearn.lib.vizualization")
+
+    def load(name, path):
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    base = load("podnet_losses_base", os.path.join(repo, "inclearn", "lib", "losses", "base.py"))
+    distillation = load("podnet_losses_distillation", os.path.join(repo, "inclearn", "lib", "losses", "distillation.py"))
+    if not hasattr(torch, "frobenius_norm"):
+        # Removed from recent torch; for a vector norm over dim=-1 it is the L2 norm.
+        torch.frobenius_norm = lambda x, dim: torch.linalg.vector_norm(x, ord=2, dim=dim)
+
+    shapes = [(4, 4, 5, 6), (4, 8, 3, 3), (4, 8, 2, 2)]
+    student = [torch.from_numpy(formula_values(f"pod.student{i}", int(np.prod(sh)), -1, 1)).view(sh).requires_grad_() for i, sh in enumerate(shapes)]
+    teacher = [torch.from_numpy(formula_values(f"pod.teacher{i}", int(np.prod(sh)), -1, 1)).view(sh) for i, sh in enumerate(shapes)]
+    # podnet.py _compute_loss: pod(old attentions, new attentions, collapse_channels="spatial", ...)
+    spatial = distillation.pod(teacher, student, collapse_channels="spatial", normalize=True)
+    spatial.backward()
+    scores = torch.from_numpy(formula_values("nca.scores", 6 * 5, -2, 0)).view(6, 5).requires_grad_()
+    scale = torch.tensor([1.7], requires_grad=True)
+    targets = torch.tensor([0, 1, 2, 3, 4, 2])
+    nca = base.nca(scores, targets, scale=scale, margin=0.6, exclude_pos_denominator=True)
+    nca.backward()
+    return {"shapes": shapes, "spatial": f64(spatial),
+            "spatial_grads": [[f32(v) for v in t.grad.reshape(-1).tolist()] for t in student],
+            "nca_targets": targets.tolist(), "nca_scale": 1.7, "nca_margin": 0.6, "nca": f64(nca),
+            "nca_score_grads": [f32(v) for v in scores.grad.reshape(-1).tolist()], "nca_scale_grad": f64(scale.grad[0])}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--aanets-repo", required=True, help="checkout of yaoyao-liu/class-incremental-learning")
+    ap.add_argument("--lucir-repo", help="checkout of hshustc/CVPR19_Incremental_Learning (class-balanced finetuning)")
+    ap.add_argument("--pycil-repo", help="checkout of G-U-N/PyCIL (LwF, KD form)")
+    ap.add_argument("--podnet-repo", help="checkout of arthurdouillard/incremental_learning.pytorch (POD, NCA)")
+    ap.add_argument("--out", default=os.path.dirname(os.path.abspath(__file__)))
+    args = ap.parse_args()
+
+    import torch
+    torch.set_num_threads(1)
+    torch.manual_seed(0)  # only the reference's own throw-away inits draw from it
+    repo = os.path.abspath(args.aanets_repo)
+    commit = subprocess.check_output(["git", "-C", repo, "rev-parse", "HEAD"], text=True).strip()
+    sys.path.insert(0, os.path.join(repo, "adaptive-aggregation-networks"))
+    import torch._dynamo  # noqa: F401  (resolves its import table before the stubs exist)
+    install_stubs()
+    shim_margin_ranking_loss(torch)
+    import models.modified_resnet_cifar as modified_resnet_cifar
+    import models.modified_resnetmtl_cifar as modified_resnetmtl_cifar
+    from trainer.base_trainer import BaseTrainer
+    from trainer.zeroth_phase import incremental_train_and_eval_zeroth_phase
+    from trainer.incremental_lucir import incremental_train_and_eval as lucir_train
+    from trainer.incremental_icarl import incremental_train_and_eval as icarl_train
+
+    stamp = {"repository": "yaoyao-liu/class-incremental-learning", "folder": "adaptive-aggregation-networks",
+             "commit": commit, "torch": torch.__version__, "numpy": np.__version__, "threads": 1,
+             "command": "python3 Tests/Fixtures/reference/generate.py --aanets-repo <checkout> --lucir-repo <checkout> --pycil-repo <checkout> --podnet-repo <checkout>"}
+    device = torch.device("cpu")
+
+    def reference_args(**kw):
+        a = dict(dataset="cifar100", nb_cl_fg=4, nb_cl=2, nb_protos=20, epochs=160, branch_mode="dual",
+                 branch_1="ss", branch_2="free", fusion_lr=1e-8, lr_factor=0.1, custom_weight_decay=5e-4,
+                 custom_momentum=0.9, base_lr1=0.1, base_lr2=0.1, the_lambda=5.0, dist=0.5, K=2, lw_mr=1.0,
+                 eval_batch_size=128, test_batch_size=100, num_workers=0, icarl_T=2, icarl_beta=0.25)
+        a.update(kw)
+        return types.SimpleNamespace(**a)
+
+    def trainer_stand_in(a):
+        """The BaseTrainer attributes the called methods read (CIFAR settings, l.97-116)."""
+        s = types.SimpleNamespace(args=a, device=device, network=modified_resnet_cifar.resnet32,
+                                  network_mtl=modified_resnetmtl_cifar.resnetmtl32, lr_strat=[80, 120],
+                                  evalset=TensorSet(torch))
+        fusion = torch.nn.ParameterList()
+        for _ in range(3):
+            fusion.append(torch.nn.Parameter(torch.FloatTensor([0.5 if a.branch_mode == "dual" else 1.0])))
+        s.fusion_vars = fusion
+        return s
+
+    def phase0_model():
+        m = modified_resnet_cifar.resnet32(num_classes=4)
+        set_formula_weights(m, torch)
+        return m
+
+    # ---- batches (learning positions: 0..3 old, 4..5 new) ----
+    p0_images = formula_images("batch.phase0", 8)
+    p0_labels = [0, 1, 2, 3, 0, 1, 2, 3]
+    new_images = formula_images("batch.phase1.new", 8)       # 4 per new class
+    new_labels = [4, 4, 4, 4, 5, 5, 5, 5]
+    ex_images = formula_images("batch.phase1.exemplars", 4)  # 1 per old class
+    ex_labels = [0, 1, 2, 3]
+    p1_images = np.concatenate([new_images, ex_images])      # new first, then the protoset (l.430-436)
+    p1_labels = new_labels + ex_labels
+    balanced_pick = [0, 5, 5, 2]                             # new-class picks, with a repeat (l.703)
+    bal_images = np.concatenate([new_images[balanced_pick], ex_images])
+    bal_labels = [new_labels[i] for i in balanced_pick] + ex_labels
+
+    fixtures = {}
+    t_start = time.time()
+
+    # ---- phase 0: plain ResNet-32, cosine head, CE (zeroth_phase.py) ----
+    for k in (1, 3):
+        a = reference_args(branch_mode="single", branch_1="free")
+        s = trainer_stand_in(a)
+        model = phase0_model()
+        with torch.no_grad():
+            model.fc.sigma.fill_(1.0)
+        opt, sched, _, _ = BaseTrainer.set_optimizer(s, 1, 1, model, None, None, None)
+        rec = Recorder(torch)
+        loader = one_batch_loader(torch, p0_images, p0_labels)
+        incremental_train_and_eval_zeroth_phase(a, k, model, None, opt, sched, loader, loader, 1, 1, 5.0, 0.5, 2, 1.0, device=device)
+        rec.close()
+        # per epoch: [train CE, test CE]
+        steps = [{"ce": rec.events[2 * e][1]} for e in range(k)]
+        for e in range(k):
+            assert rec.events[2 * e][0] == "CrossEntropyLoss"
+        fixtures[f"lucir-phase0-k{k}"] = {
+            "method": "lucir", "phase": 0, "aanets": False, "steps": k, "sigma_init": 1.0,
+            "learning_rate": opt.param_groups[0]["lr"], "losses": steps,
+            "parameters": model_stats("", model, opt, torch)}
+
+    # ---- phase 1: LUCIR (single branch) and LUCIR+AANets (dual: ss + free) ----
+    variants = [("lucir-phase1", dict(branch_mode="single", branch_1="free", branch_2="free")),
+                ("lucir-aanets-phase1", dict(branch_mode="dual", branch_1="ss", branch_2="free")),
+                ("lucir-aanets-fastalpha-phase1", dict(branch_mode="dual", branch_1="ss", branch_2="free", fusion_lr=0.01)),
+                ("icarl-phase1", dict(baseline="icarl", branch_mode="single", branch_1="free", branch_2="free")),
+                ("icarl-aanets-phase1", dict(baseline="icarl", branch_mode="dual", branch_1="ss", branch_2="free")),
+                ("icarl-aanets-fastalpha-phase1", dict(baseline="icarl", branch_mode="dual", branch_1="ss", branch_2="free", fusion_lr=0.01))]
+    for label, kw in variants:
+        icarl = kw.pop("baseline", "lucir") == "icarl"
+        for k in ((1, 3) if "fastalpha" not in label else (3,)):
+            a = reference_args(**kw)
+            s = trainer_stand_in(a)
+            prev = phase0_model()
+            b1, b2, ref, ref_b2, lambda_mult, cur_lambda, _ = BaseTrainer.init_current_phase_model(s, 2, 1, prev, None)
+            b1 = BaseTrainer.imprint_weights(s, b1, b2, 2, False, p1_images, np.asarray(p1_labels), 4)
+            imprinted = b1.fc.fc2.weight.detach().clone()
+            opt, sched, fopt, fsched = BaseTrainer.set_optimizer(s, 2, 1, b1, ref, b2, ref_b2)
+            rec = Recorder(torch)
+            loader = one_batch_loader(torch, p1_images, p1_labels)
+            balanced = one_batch_loader(torch, bal_images, bal_labels)
+            steps = []
+            if icarl:
+                icarl_train(a, k, s.fusion_vars, s.ref_fusion_vars, b1, ref, b2, ref_b2, opt, sched, fopt, fsched,
+                            loader, loader, 2, 1, None, None, list(range(6)), cur_lambda, a.dist, a.K, a.lw_mr, balanced,
+                            a.icarl_T, a.icarl_beta, device=device)
+                rec.close()
+                # per epoch: KLDiv (before x T^2 beta |C_o|), CE, alpha CE, test CE
+                for e in range(k):
+                    ev = rec.events[4 * e:4 * e + 4]
+                    assert [x[0] for x in ev] == ["KLDivLoss", "CrossEntropyLoss", "CrossEntropyLoss", "CrossEntropyLoss"], ev
+                    steps.append({"kl_raw": ev[0][1], "ce": ev[1][1], "alpha_ce": ev[2][1]})
+            else:
+                lucir_train(a, k, s.fusion_vars, s.ref_fusion_vars, b1, ref, b2, ref_b2, opt, sched, fopt, fsched,
+                            loader, loader, 2, 1, None, None, list(range(6)), cur_lambda, a.dist, a.K, a.lw_mr, balanced, device=device)
+                rec.close()
+                # per epoch: CosEmb, CE, MR (old-class samples present), alpha CE, test CE
+                for e in range(k):
+                    ev = rec.events[5 * e:5 * e + 5]
+                    assert [x[0] for x in ev] == ["CosineEmbeddingLoss", "CrossEntropyLoss", "MarginRankingLoss",
+                                                  "CrossEntropyLoss", "CrossEntropyLoss"], ev
+                    steps.append({"lf_raw": ev[0][1], "ce": ev[1][1], "mr_raw": ev[2][1], "alpha_ce": ev[3][1]})
+            params = model_stats("b1.", b1, opt, torch)
+            if kw["branch_mode"] == "dual":
+                params.update(model_stats("b2.", b2, opt, torch))
+            alphas = [float(v.detach()[0]) for v in s.fusion_vars]
+            alpha_state = [fopt.state.get(v, {}).get("momentum_buffer") for v in s.fusion_vars]
+            fixtures[f"{label}-k{k}"] = {
+                "method": "icarl" if icarl else "lucir", "phase": 1, "aanets": kw["branch_mode"] == "dual", "steps": k,
+                "icarl_T": a.icarl_T, "icarl_beta": a.icarl_beta,
+                "old_classes": 4, "new_classes": 2, "lambda": cur_lambda, "mr_weight": a.lw_mr,
+                "learning_rate": opt.param_groups[0]["lr"], "fusion_lr": a.fusion_lr,
+                "imprinted": tensor_stats(imprinted, torch), "losses": steps, "alphas": alphas,
+                "alpha_grads": [float(v.grad[0]) if v.grad is not None else None for v in s.fusion_vars],
+                "alpha_momentum": [float(b[0]) if b is not None else None for b in alpha_state],
+                "parameters": params}
+
+    # ---- herding and NME class means: BaseTrainer.set_exemplar_set (l.816-981) at the end of
+    # phase 0 (4 classes of 30 formula images, 5 exemplars each, --dynamic_budget), with the
+    # formula model; compute_features is wrapped only to record the feature matrices ----
+    import trainer.base_trainer as base_trainer_module
+    recorded_features = []
+    original_compute_features = base_trainer_module.compute_features
+
+    def recording_compute_features(*a, **kw):
+        out = original_compute_features(*a, **kw)
+        recorded_features.append(np.array(out))
+        return out
+    base_trainer_module.compute_features = recording_compute_features
+    import tempfile
+    a = reference_args(branch_mode="single", branch_1="free", nb_protos=5, dynamic_budget=True)
+    s = trainer_stand_in(a)
+    s.dictionary_size = 30
+    s.save_path = tempfile.mkdtemp()
+    model = phase0_model()
+    prototypes = np.stack([formula_images(f"herding.class{c}", 30) for c in range(6)])
+    alpha_dr_herding = np.zeros((3, 30, 2), np.float32)
+    _, _, class_means, alpha_dr_herding = BaseTrainer.set_exemplar_set(s, model, None, True, 1, 0, np.arange(6), alpha_dr_herding, prototypes)
+    base_trainer_module.compute_features = original_compute_features
+    herding = {"exemplars_per_class": 5, "images_per_class": 30, "classes": 4, "images": "herding.class<c>",
+               "ranks": [], "class_means_exemplars": [], "class_means_all": [],
+               "class0_features": [[f32(x) for x in row] for row in recorded_features[0]]}
+    for c in range(4):
+        ranks = alpha_dr_herding[c // 2, :, c % 2]
+        herding["ranks"].append([int(i) for i in sorted(np.nonzero(ranks)[0], key=lambda i: ranks[i])])
+        herding["class_means_exemplars"].append(class_means[:, c, 0].tolist())
+        herding["class_means_all"].append(class_means[:, c, 1].tolist())
+    fixtures["herding"] = herding
+
+    # ---- LUCIR's class-balanced finetuning (hshustc/CVPR19_Incremental_Learning,
+    # imagenet-class-incremental/cbf_class_incremental_cosine_imagenet.py l.565-660, ft_flag 2):
+    # its incremental_train_and_eval_MR_LF with fix_bn=True on the exemplar set, for k = 3
+    # epochs over a one-batch loader, on the phase-1 LUCIR model right after imprinting ----
+    if args.lucir_repo:
+        lucir_repo = os.path.abspath(args.lucir_repo)
+        stamp["lucir_repository"] = "hshustc/CVPR19_Incremental_Learning"
+        stamp["lucir_commit"] = subprocess.check_output(["git", "-C", lucir_repo, "rev-parse", "HEAD"], text=True).strip()
+        sys.path.insert(0, os.path.join(lucir_repo, "imagenet-class-incremental"))
+        # utils_pytorch (star-imported, unused by the function) asks `stty size` at import,
+        # which fails without a terminal: an empty stand-in replaces it.
+        helper = types.ModuleType("utils_pytorch")
+        helper.__spec__ = importlib.machinery.ModuleSpec("utils_pytorch", None)
+        sys.modules["utils_pytorch"] = helper
+        from utils_incremental.incremental_train_and_eval_MR_LF import incremental_train_and_eval_MR_LF as lucir_mr_lf
+        a = reference_args(branch_mode="single", branch_1="free", branch_2="free")
+        s = trainer_stand_in(a)
+        prev = phase0_model()
+        b1, b2, ref, ref_b2, _, cur_lambda, _ = BaseTrainer.init_current_phase_model(s, 2, 1, prev, None)
+        b1 = BaseTrainer.imprint_weights(s, b1, b2, 2, False, p1_images, np.asarray(p1_labels), 4)
+        # The optimiser the script builds for ft_flag 2 (l.642-652): backbone lr 0 wd 0, both
+        # head blocks at ft_base_lr 0.01 with custom_weight_decay 1e-4 (l.117); sigma in no group.
+        ignored = list(map(id, b1.fc.parameters()))
+        base = filter(lambda p: id(p) not in ignored, b1.parameters())
+        groups = [{"params": base, "lr": 0, "weight_decay": 0},
+                  {"params": b1.fc.fc1.parameters(), "lr": 0.01, "weight_decay": 1e-4},
+                  {"params": b1.fc.fc2.parameters(), "lr": 0.01, "weight_decay": 1e-4}]
+        ft_opt = torch.optim.SGD(groups, lr=0.01, momentum=0.9, weight_decay=1e-4)
+        ft_sched = torch.optim.lr_scheduler.MultiStepLR(ft_opt, milestones=[10], gamma=0.1)
+        cbf_pick = [0, 1, 4, 5]  # two exemplars of each new class, then the old exemplars
+        cbf_images = np.concatenate([new_images[cbf_pick], ex_images])
+        cbf_labels = [new_labels[i] for i in cbf_pick] + ex_labels
+        rec = Recorder(torch)
+        loader = one_batch_loader(torch, cbf_images, cbf_labels)
+        k = 3
+        lucir_mr_lf(k, b1, ref, ft_opt, ft_sched, loader, loader, 2, 1, cur_lambda, a.dist, a.K, a.lw_mr, fix_bn=True, device=device)
+        rec.close()
+        steps = []
+        for e in range(k):
+            ev = rec.events[4 * e:4 * e + 4]
+            assert [x[0] for x in ev] == ["CosineEmbeddingLoss", "CrossEntropyLoss", "MarginRankingLoss", "CrossEntropyLoss"], ev
+            steps.append({"lf_raw": ev[0][1], "ce": ev[1][1], "mr_raw": ev[2][1]})
+        fixtures["lucir-cbf-phase1-k3"] = {
+            "method": "lucir", "phase": 1, "aanets": False, "steps": k, "lambda": cur_lambda, "picks": cbf_pick,
+            "labels": cbf_labels, "learning_rate": 0.01, "weight_decay": 1e-4, "milestones": [10],
+            "losses": steps, "parameters": model_stats("b1.", b1, ft_opt, torch)}
+
+        # The original LUCIR's phase-1 training (class_incremental_cosine_cifar100.py l.325-339:
+        # old vectors lr 0 wd 0, the rest lr 0.1 wd 5e-4, MultiStepLR [80, 120]) through the same
+        # incremental_train_and_eval_MR_LF (the CIFAR and ImageNet copies are identical).
+        for k in (1, 3):
+            a = reference_args(branch_mode="single", branch_1="free", branch_2="free")
+            s = trainer_stand_in(a)
+            prev = phase0_model()
+            b1, b2, ref, ref_b2, _, cur_lambda, _ = BaseTrainer.init_current_phase_model(s, 2, 1, prev, None)
+            b1 = BaseTrainer.imprint_weights(s, b1, b2, 2, False, p1_images, np.asarray(p1_labels), 4)
+            imprinted = b1.fc.fc2.weight.detach().clone()
+            ignored = list(map(id, b1.fc.fc1.parameters()))
+            base = filter(lambda p: id(p) not in ignored, b1.parameters())
+            groups = [{"params": base, "lr": 0.1, "weight_decay": 5e-4}, {"params": b1.fc.fc1.parameters(), "lr": 0, "weight_decay": 0}]
+            opt = torch.optim.SGD(groups, lr=0.1, momentum=0.9, weight_decay=5e-4)
+            sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=[80, 120], gamma=0.1)
+            rec = Recorder(torch)
+            loader = one_batch_loader(torch, p1_images, p1_labels)
+            lucir_mr_lf(k, b1, ref, opt, sched, loader, loader, 2, 1, cur_lambda, a.dist, a.K, a.lw_mr, device=device)
+            rec.close()
+            steps = []
+            for e in range(k):
+                ev = rec.events[4 * e:4 * e + 4]
+                assert [x[0] for x in ev] == ["CosineEmbeddingLoss", "CrossEntropyLoss", "MarginRankingLoss", "CrossEntropyLoss"], ev
+                steps.append({"lf_raw": ev[0][1], "ce": ev[1][1], "mr_raw": ev[2][1]})
+            fixtures[f"lucir-original-phase1-k{k}"] = {
+                "method": "lucir", "phase": 1, "aanets": False, "steps": k, "old_classes": 4, "new_classes": 2,
+                "lambda": cur_lambda, "mr_weight": a.lw_mr, "learning_rate": 0.1, "fusion_lr": 0.0,
+                "imprinted": tensor_stats(imprinted, torch), "losses": steps, "parameters": model_stats("b1.", b1, opt, torch)}
+
+
+    # ---- LwF, PyCIL's KD form: models/lwf.py LwF._update_representation (l.145-200) run on a
+    # stand-in learner for k epochs over a one-batch loader of new-class images (no
+    # exemplars); the network is the formula ResNet-32 above with a linear head (PyCIL's own
+    # CIFAR ResNet-32 uses option-A shortcuts, not what cilbench's LwF runs on) ----
+    if args.pycil_repo:
+        fixtures.update(pycil_lwf(args.pycil_repo, torch, stamp, phase0_model, new_images, new_labels))
+
+    # ---- PODNet's losses (the closest runnable functions; the training loop needs the
+    # repository's whole network/factory stack): inclearn/lib/losses/distillation.py `pod`
+    # (POD-spatial) and inclearn/lib/losses/base.py `nca` with the CNN config's settings ----
+    if args.podnet_repo:
+        fixtures["podnet-losses"] = podnet_losses(args.podnet_repo, torch, stamp)
+
+    # ---- learning-rate schedules over a whole phase (set_optimizer's schedulers, stepped at
+    # the start of each epoch as the train functions do, G4): the rate each epoch trains at ----
+    schedules = {}
+    for dataset, epochs in (("cifar100", 160), ("imagenet_sub", 90)):
+        a = reference_args(dataset=dataset, epochs=epochs, base_lr2=0.1 if dataset == "cifar100" else 0.05)
+        s = trainer_stand_in(a)
+        s.lr_strat = [int(epochs * 0.5), int(epochs * 0.75)] if dataset == "cifar100" else [int(epochs * 0.333), int(epochs * 0.667)]
+        prev = phase0_model()
+        b1, b2, ref, ref_b2, _, _, _ = BaseTrainer.init_current_phase_model(s, 2, 1, prev, None)
+        opt, sched, fopt, fsched = BaseTrainer.set_optimizer(s, 2, 1, b1, ref, b2, ref_b2)
+        rates, alpha_rates = [], []
+        import warnings
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for epoch in range(epochs):
+                sched.step(); fsched.step()
+                rates.append(opt.param_groups[0]["lr"]); alpha_rates.append(fopt.param_groups[0]["lr"])
+        schedules[dataset] = {"epochs": epochs, "base_lr": a.base_lr2, "milestones": s.lr_strat,
+                              "scheduler": type(sched).__name__, "rates": rates,
+                              "alpha_base_lr": a.fusion_lr, "alpha_rates": alpha_rates}
+    fixtures["schedules"] = schedules
+
+    doc = {"stamp": stamp, "generator_seconds": round(time.time() - t_start, 1),
+           "inputs": {"formula": "splitmix64(fnv1a64(name) + (i+1)*0x9E3779B97F4A7C15); u=(w>>40)/2^24; v=float32(lo+(hi-lo)*u)",
+                      "images": "uint8 = w>>56, HWC 32x32x3; ToTensor+Normalize(CIFAR LUCIR mean/std) in float32",
+                      "phase0": {"images": "batch.phase0", "labels": p0_labels},
+                      "phase1": {"new": "batch.phase1.new", "new_labels": new_labels,
+                                 "exemplars": "batch.phase1.exemplars", "exemplar_labels": ex_labels,
+                                 "balanced_new_picks": balanced_pick}},
+           "fixtures": fixtures}
+    path = os.path.join(args.out, "lucir-aanets.json")
+    with open(path + ".tmp", "w") as f:
+        json.dump(doc, f, sort_keys=True, separators=(",", ":"))
+    os.replace(path + ".tmp", path)
+    print(f"wrote {path} in {time.time() - t_start:.1f} s")
+
+
+if __name__ == "__main__":
+    main()
