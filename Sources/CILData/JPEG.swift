@@ -8,6 +8,12 @@ public enum JPEG {
         public let height: Int
         public let width: Int
         public let pixels: [UInt8]  // HWC, 3 channels
+
+        public init(height: Int, width: Int, pixels: [UInt8]) {
+            self.height = height
+            self.width = width
+            self.pixels = pixels
+        }
     }
 
     public static func decode(_ data: [UInt8], path: String) throws -> Image {
