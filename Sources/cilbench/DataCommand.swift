@@ -122,6 +122,9 @@ struct DataCommand: ParsableCommand {
         @Flag(help: "Folder sets: also time a ResNet-18 training step (2 threads) alone and beside the loader.")
         var trainStep = false
 
+        @Option(help: "With --train-step: timed steps (after 2 warm-up steps).")
+        var steps = 4
+
         func run() throws {
             do {
                 if ["image-folder", "tiny-imagenet", "tiny-imagenet-synthetic"].contains(dataset) { return try runFolder() }
@@ -212,13 +215,14 @@ struct DataCommand: ParsableCommand {
             guard trainStep else { return }
             let step = try ResNet18Step(side: crop, classes: train.classNames.count)
             let batch = try assembler.assemble(indices: plan[0], phase: 0, epoch: 0, threads: threads)
-            try step.run(batch)  // warm-up
+            for _ in 0..<2 { try step.run(batch) }  // warm-up: oneDNN creates its primitives
+            let timed = max(1, min(steps, plan.count))
             start = Date()
-            for _ in plan.prefix(4) { try step.run(batch) }
-            let alone = Double(min(4, plan.count) * 128) / Date().timeIntervalSince(start)
+            for _ in 0..<timed { try step.run(batch) }
+            let alone = Double(timed * 128) / Date().timeIntervalSince(start)
             // As a run trains: the background loader (one assembly thread) fills batches
             // while the step runs on the compute threads.
-            let loader = try BatchLoader(assembler: assembler, indices: plan.prefix(4).flatMap { $0 }, batchSize: 128, phase: 0, epoch: 0,
+            let loader = try BatchLoader(assembler: assembler, indices: plan.prefix(timed).flatMap { $0 }, batchSize: 128, phase: 0, epoch: 0,
                                          shuffle: false, dropLast: true)
             start = Date()
             var n = 0
