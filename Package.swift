@@ -24,6 +24,8 @@ let package = Package(
         // libjpeg62-turbo-dev and zlib1g-dev, for ImageNet JPEGs and gzip'd idx files.
         .systemLibrary(name: "CJPEG", path: "Sources/CJPEG"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        // libpng-dev, for PNG images in folder datasets.
+        .systemLibrary(name: "CPNG", path: "Sources/CPNG"),
 
         // Tensors, random streams, digests and every compute kernel (the only code that
         // calls oneDNN/OpenBLAS or starts threads).
@@ -31,7 +33,7 @@ let package = Package(
         // Reverse-mode autodiff, layers, models, optimisers, schedules.
         .target(name: "CILNetworks", dependencies: ["CILKernels"]),
         // Dataset readers, class orders, augmentation, loaders.
-        .target(name: "CILData", dependencies: ["CILKernels", "CJPEG", "CZlib"]),
+        .target(name: "CILData", dependencies: ["CILKernels", "CJPEG", "CZlib", "CPNG"]),
         // The method plug-in contract, shared machinery (herding, memory) and built-in methods.
         .target(name: "CILMethods", dependencies: ["CILNetworks"]),
         // Protocol files, the phase runner, evaluation, metrics, checkpoints, bundles, reports.

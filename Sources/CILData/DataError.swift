@@ -11,6 +11,9 @@ public enum DataError: Error, CustomStringConvertible, Equatable {
     case countMismatch(path: String, what: String, expected: Int, actual: Int)
     case corruptImage(path: String, reason: String)
     case emptyClassFolder(path: String)
+    case unsupportedImage(path: String, reason: String)
+    case mixedImageSizes(path: String, height: Int, width: Int, firstPath: String, firstHeight: Int, firstWidth: Int)
+    case classMissingInSplit(path: String, className: String, presentIn: String)
     case badPickle(path: String, reason: String)
     case decompression(path: String, reason: String)
     case checksumMismatch(path: String, expected: String, actual: String)
@@ -35,9 +38,15 @@ public enum DataError: Error, CustomStringConvertible, Equatable {
         case .countMismatch(let path, let what, let expected, let actual):
             return "\(path): \(actual) \(what) where \(expected) were expected"
         case .corruptImage(let path, let reason):
-            return "\(path): not a decodable JPEG (\(reason))"
+            return "\(path): not a decodable image (\(reason))"
         case .emptyClassFolder(let path):
-            return "\(path): class folder holds no images"
+            return "\(path): class folder holds no images (.jpg, .jpeg or .png)"
+        case .unsupportedImage(let path, let reason):
+            return "\(path): unsupported image (\(reason))"
+        case .mixedImageSizes(let path, let h, let w, let first, let fh, let fw):
+            return "\(path): \(h)x\(w) image where \(first) is \(fh)x\(fw); a folder dataset without dataset.image_size needs one size (set image_size to resize on load)"
+        case .classMissingInSplit(let path, let className, let presentIn):
+            return "\(path): no folder for class '\(className)', which \(presentIn) has; both splits need the same classes"
         case .badPickle(let path, let reason):
             return "\(path): not a CIFAR python pickle (\(reason))"
         case .decompression(let path, let reason):

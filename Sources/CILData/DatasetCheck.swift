@@ -24,10 +24,21 @@ public struct DatasetReport: Sendable {
     public let classNames: [String]
     public let splits: [Split]
     public let files: [File]
+    /// How many images have each size (`HxW`), most common first (folder datasets).
+    public var imageSizes: [(size: String, count: Int)] = []
+    /// The folder digest over every image's path, size and content (folder datasets).
+    public var digest: String?
+    /// Facts worth knowing that do not make the copy differ from the official dataset.
+    public var notes: [String] = []
+    /// An expected class count that the copy does not have.
+    public var expectedClassCount: Int?
 
     /// Problems that make this copy differ from the official dataset.
     public var problems: [String] {
         var out: [String] = []
+        if let expected = expectedClassCount, expected != classNames.count {
+            out.append("\(classNames.count) classes where the official dataset has \(expected)")
+        }
         for split in splits {
             if let expected = split.expectedPerClass {
                 let off = split.perClass.enumerated().filter { $0.element != expected }
@@ -53,6 +64,8 @@ public enum DatasetCheck {
         case imageNet = "imagenet"
         case imageNetSubsetLUCIR = "imagenet-subset-lucir"
         case imageNet100PODNet = "imagenet100-podnet"
+        case imageFolder = "image-folder"
+        case tinyImageNet = "tiny-imagenet"
 
         public var defaultRoot: String? { self == .fashionMNIST ? FashionMNIST.debianRoot : nil }
     }
@@ -61,7 +74,7 @@ public enum DatasetCheck {
     /// yet, so nothing is invented here; adding one makes `check` compare against it.
     public static let pinnedChecksums: [String: String] = [:]
 
-    public static func run(_ kind: Kind, root: String, officialChecksums: [String: String] = pinnedChecksums) throws -> DatasetReport {
+    public static func run(_ kind: Kind, root: String, officialChecksums: [String: String] = pinnedChecksums, threads: Int = 2) throws -> DatasetReport {
         let checksum = { (path: String) throws -> DatasetReport.File in try Self.checksum(path, official: officialChecksums) }
         switch kind {
         case .fashionMNIST:
@@ -108,7 +121,36 @@ public enum DatasetCheck {
                 splits.append(.init(name: split, perClass: data.countsPerClass(), expectedPerClass: split == "val" ? 50 : nil))
             }
             return DatasetReport(dataset: kind.rawValue, root: root, classNames: names, splits: splits, files: [])
+        case .imageFolder, .tinyImageNet:
+            let folder = kind == .tinyImageNet ? try FolderDatasets.openTinyImageNet(root: root) : try FolderDatasets.openImageFolder(root: root)
+            return try checkFolder(kind, folder, official: officialChecksums, threads: threads)
         }
+    }
+
+    /// Decodes every image of both splits (so a corrupt or CMYK file is found now, not in
+    /// the middle of a run), counts sizes, and digests every file.
+    static func checkFolder(_ kind: Kind, _ folder: FolderDatasets.Splits, official: [String: String], threads: Int) throws -> DatasetReport {
+        let tiny = kind == .tinyImageNet
+        var splits: [DatasetReport.Split] = []
+        var sizes: [String: Int] = [:]
+        for (name, data) in [("train", folder.train), (folder.testSplit, folder.test)] {
+            let decoded = try FolderDatasets.parallelMap(count: data.count, threads: threads) { i in
+                let image = try ImageFile.decodeFile(data.paths[i])
+                return "\(image.height)x\(image.width)"
+            }
+            for size in decoded { sizes[size, default: 0] += 1 }
+            splits.append(.init(name: name, perClass: data.countsPerClass(), expectedPerClass: tiny ? (name == "train" ? 500 : 50) : nil))
+        }
+        let files = try folder.labelFiles.map { try checksum($0, official: official) }
+        let digest = try FolderDigest.digest(files: folder.train.paths + folder.test.paths, root: folder.root, threads: threads).digest
+        var report = DatasetReport(dataset: kind.rawValue, root: folder.root, classNames: folder.train.classNames, splits: splits, files: files)
+        report.imageSizes = sizes.map { (size: $0.key, count: $0.value) }.sorted { $0.count != $1.count ? $0.count > $1.count : $0.size < $1.size }
+        report.digest = digest
+        report.expectedClassCount = tiny ? 200 : nil
+        if report.imageSizes.count > 1 {
+            report.notes.append("images come in \(report.imageSizes.count) sizes: a protocol on this folder needs dataset.image_size (resize on load)")
+        }
+        return report
     }
 
     static func checksum(_ path: String, official officialChecksums: [String: String]) throws -> DatasetReport.File {

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Writers of tiny datasets in each official on-disk format, so that every reader is
 /// tested on real-format files (and users can try the suite without the real data).
 public enum DatasetWriters {
@@ -89,6 +91,53 @@ public enum DatasetWriters {
             }
         }
         if flat { try FileAccess.write(Array((labelLines.joined(separator: "\n") + "\n").utf8), to: FileAccess.join(root, "val_labels.txt")) }
+    }
+
+    /// A researcher's folder: `root/<split>/<class name>/<class>_<i>.jpg|.png` (i zero-padded,
+    /// so file order is write order). JPEG is lossy: read-back pixels differ slightly.
+    public static func writeClassFolders(_ data: ImageDataset, split: String, root: String, format: ImageHeader.Format, quality: Int = 95) throws {
+        for i in 0..<data.count {
+            let name = data.classNames[data.labels[i]]
+            let pixels = Array(data.image(i))
+            let bytes = format == .png
+                ? try PNG.encode(pixels: pixels, height: data.height, width: data.width, channels: data.channels)
+                : try JPEG.encode(pixels: pixels, height: data.height, width: data.width, channels: data.channels, quality: quality)
+            try FileAccess.write(bytes, to: FileAccess.join(root, "\(split)/\(name)/\(name)_\(String(format: "%05d", i)).\(format == .png ? "png" : "jpg")"))
+        }
+    }
+
+    /// Tiny-ImageNet's official layout under `root/tiny-imagenet-200/`: `wnids.txt` (in the
+    /// given order, which need not be sorted, as in the real file), `words.txt`,
+    /// `train/<wnid>/images/<wnid>_<i>.JPEG` with `train/<wnid>/<wnid>_boxes.txt`,
+    /// `val/images/val_<i>.JPEG` with `val/val_annotations.txt`, and an unlabelled
+    /// `test/images/`. Labels of `train`/`val` index `wnids`.
+    public static func writeTinyImageNet(train: ImageDataset, val: ImageDataset, wnids: [String], root: String, quality: Int = 95) throws {
+        let folder = FileAccess.join(root, FolderDatasets.tinyImageNetFolder)
+        try FileAccess.write(Array(wnids.map { $0 + "\n" }.joined().utf8), to: FileAccess.join(folder, "wnids.txt"))
+        try FileAccess.write(Array(wnids.map { "\($0)\tsynthetic class \($0)\n" }.joined().utf8), to: FileAccess.join(folder, "words.txt"))
+        func jpeg(_ data: ImageDataset, _ i: Int) throws -> [UInt8] {
+            try JPEG.encode(pixels: Array(data.image(i)), height: data.height, width: data.width, channels: data.channels, quality: quality)
+        }
+        var counters = [Int](repeating: 0, count: wnids.count)
+        var boxes = [String](repeating: "", count: wnids.count)
+        for i in 0..<train.count {
+            let label = train.labels[i], wnid = wnids[label]
+            let name = "\(wnid)_\(counters[label]).JPEG"
+            counters[label] += 1
+            try FileAccess.write(try jpeg(train, i), to: FileAccess.join(folder, "train/\(wnid)/images/\(name)"))
+            boxes[label] += "\(name)\t0\t0\t\(train.width - 1)\t\(train.height - 1)\n"
+        }
+        for (label, wnid) in wnids.enumerated() {
+            try FileAccess.write(Array(boxes[label].utf8), to: FileAccess.join(folder, "train/\(wnid)/\(wnid)_boxes.txt"))
+        }
+        var annotations = ""
+        for i in 0..<val.count {
+            let name = "val_\(i).JPEG"
+            try FileAccess.write(try jpeg(val, i), to: FileAccess.join(folder, "val/images/\(name)"))
+            annotations += "\(name)\t\(wnids[val.labels[i]])\t0\t0\t\(val.width - 1)\t\(val.height - 1)\n"
+        }
+        try FileAccess.write(Array(annotations.utf8), to: FileAccess.join(folder, "val/val_annotations.txt"))
+        if val.count > 0 { try FileAccess.write(try jpeg(val, 0), to: FileAccess.join(folder, "test/images/test_0.JPEG")) }
     }
 
     static func requireCIFARShape(_ data: ImageDataset) throws {

@@ -7,6 +7,8 @@ public struct ImageFolderDataset: ImageSource, Sendable {
     public let paths: [String]
     public let labels: [Int]
     public let classNames: [String]
+    /// With a size, images are resized on load (shorter side, then the central square).
+    public var imageSize: Int? = nil
 
     public var count: Int { paths.count }
 
@@ -74,7 +76,7 @@ public struct ImageFolderDataset: ImageSource, Sendable {
     }
 
     public func withImage<R>(at index: Int, _ body: (ImageView) throws -> R) throws -> R {
-        let image = try JPEG.decodeFile(paths[index])
+        let image = try ImageFile.load(paths[index], size: imageSize)
         return try image.pixels.withUnsafeBufferPointer {
             try body(ImageView(pixels: $0, height: image.height, width: image.width, channels: 3))
         }

@@ -8,6 +8,12 @@ public enum JPEG {
         public let height: Int
         public let width: Int
         public let pixels: [UInt8]  // HWC, 3 channels
+
+        public init(height: Int, width: Int, pixels: [UInt8]) {
+            self.height = height
+            self.width = width
+            self.pixels = pixels
+        }
     }
 
     public static func decode(_ data: [UInt8], path: String) throws -> Image {
@@ -21,7 +27,9 @@ public enum JPEG {
             cil_jpeg_decode_rgb(buf.baseAddress, UInt(buf.count), &out, &width, &height, &message)
         }
         guard status == 0, let pixels = out else {
-            throw DataError.corruptImage(path: path, reason: cString(message))
+            let reason = cString(message)
+            if reason.hasPrefix("a CMYK JPEG") { throw DataError.unsupportedImage(path: path, reason: reason) }
+            throw DataError.corruptImage(path: path, reason: "JPEG: \(reason)")
         }
         defer { free(pixels) }
         let n = Int(width) * Int(height) * 3
@@ -32,8 +40,23 @@ public enum JPEG {
         try decode(try FileAccess.read(path, expected: "a JPEG image"), path: path)
     }
 
+    /// Size and colour model from the header alone (for size checks and histograms).
+    public static func header(_ data: [UInt8], path: String) throws -> ImageHeader {
+        guard data.count >= 2, data[0] == 0xFF, data[1] == 0xD8 else {
+            throw DataError.corruptImage(path: path, reason: "no JPEG start-of-image marker")
+        }
+        var width: Int32 = 0, height: Int32 = 0, cmyk: Int32 = 0
+        var message = [CChar](repeating: 0, count: Int(JMSG_LENGTH_MAX))
+        let status = data.withUnsafeBufferPointer { buf in
+            cil_jpeg_header(buf.baseAddress, UInt(buf.count), &width, &height, &cmyk, &message)
+        }
+        guard status == 0 else { throw DataError.corruptImage(path: path, reason: "JPEG: \(cString(message))") }
+        return ImageHeader(format: .jpeg, height: Int(height), width: Int(width), cmyk: cmyk != 0)
+    }
+
+    /// Encodes 1 (grey), 3 (RGB) or 4 (CMYK, for tests of the decoder's refusal) channels.
     public static func encode(pixels: [UInt8], height: Int, width: Int, channels: Int, quality: Int = 95) throws -> [UInt8] {
-        guard pixels.count == height * width * channels, channels == 1 || channels == 3 else {
+        guard pixels.count == height * width * channels, channels == 1 || channels == 3 || channels == 4 else {
             throw DataError.invalidArgument("JPEG encode: \(pixels.count) bytes for \(height)x\(width)x\(channels)")
         }
         var out: UnsafeMutablePointer<UInt8>?

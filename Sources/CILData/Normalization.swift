@@ -43,3 +43,43 @@ public struct Normalization: Sendable, Hashable {
         return Normalization(unchecked: mean.map(Float.init), std.map(Float.init))
     }
 }
+
+extension Normalization {
+    /// As `measured(on:)` for any image source (images decoded one by one when they are
+    /// files): the same sums in the same order, so an in-memory copy gives the same bits.
+    public static func measured(onSource source: any ImageSource) throws -> Normalization {
+        var sum = [Double](repeating: 0, count: 3), sumSq = [Double](repeating: 0, count: 3)
+        var channels = 3, n = 0
+        for i in 0..<source.count {
+            try source.withImage(at: i) { view in
+                channels = view.channels
+                if sum.count != channels { sum = [Double](repeating: 0, count: channels); sumSq = sum }
+                for j in 0..<view.pixels.count {
+                    let v = Double(view.pixels[j]) / 255
+                    sum[j % channels] += v
+                    sumSq[j % channels] += v * v
+                }
+                n += view.pixels.count / channels
+            }
+        }
+        let count = Double(max(1, n))
+        let mean = sum.map { $0 / count }
+        let std = zip(sumSq, mean).map { max(1e-6, ($0 / count - $1 * $1).squareRoot()) }
+        return try Normalization(mean: mean.map(Float.init), std: std.map(Float.init))
+    }
+
+    /// One line for manifests and caches: `mean=a,b,c std=d,e,f`.
+    public var recordText: String {
+        "mean=\(mean.map { String($0) }.joined(separator: ",")) std=\(std.map { String($0) }.joined(separator: ","))"
+    }
+
+    public init(recordText text: String) throws {
+        let parts = text.split(separator: " ")
+        guard parts.count == 2, parts[0].hasPrefix("mean="), parts[1].hasPrefix("std=") else {
+            throw DataError.invalidArgument("not a normalisation record: \(text)")
+        }
+        let mean = parts[0].dropFirst(5).split(separator: ",").compactMap { Float($0) }
+        let std = parts[1].dropFirst(4).split(separator: ",").compactMap { Float($0) }
+        try self.init(mean: mean, std: std)
+    }
+}

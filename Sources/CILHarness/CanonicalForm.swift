@@ -24,6 +24,8 @@ enum CanonicalForm {
         if p.dataset.kind == .synthetic {
             add("dataset.image_size", p.dataset.imageSize.map(String.init) ?? "null")
             add("dataset.synthetic_seed", p.dataset.syntheticSeed.map(String.init) ?? "null")
+        } else if let size = p.dataset.imageSize {
+            add("dataset.image_size", String(size))  // folder datasets resized on load
         }
         add("classes.total", String(p.totalClasses))
         add("classes.base", String(p.baseClasses))

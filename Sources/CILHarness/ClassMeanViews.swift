@@ -37,11 +37,11 @@ public enum ClassMeanViews: String, Sendable, Hashable, Codable {
     /// ImageNet pipelines use one view under both (no codebase adds a copy there).
     public static func forPreprocessing(_ variant: PreprocessingVariant, fidelity: Fidelity) -> ClassMeanViews {
         switch variant {
-        case .lucirCIFAR, .fashionMNISTPad32, .synthetic:
+        case .lucirCIFAR, .fashionMNISTPad32, .synthetic, .cifar10:
             fidelity == .reference ? .withChannelReversed : .withHorizontalFlip
         case .podnetCIFAR:
             .withHorizontalFlip
-        case .lucirImageNet, .aanetsImageNet, .podnetImageNet:
+        case .lucirImageNet, .aanetsImageNet, .podnetImageNet, .resizeCrop, .resizeCropMeasured:
             .original
         }
     }

@@ -10,6 +10,8 @@ public enum ClassOrderSource: Sendable, Hashable, CustomStringConvertible {
     case named(String)
     /// An explicit list of dataset labels, learned in this order.
     case list([Int])
+    /// Labels in their own order 0, 1, 2, ...: for folders, the sorted class names.
+    case sorted
 
     public func resolve(classCount: Int) throws -> ClassOrder {
         switch self {
@@ -19,6 +21,8 @@ public enum ClassOrderSource: Sendable, Hashable, CustomStringConvertible {
             return try ClassOrder.named(name)
         case .list(let labels):
             return try ClassOrder(name: "list", labels: labels)
+        case .sorted:
+            return try ClassOrder(name: "sorted", labels: Array(0..<classCount))
         }
     }
 
@@ -28,6 +32,7 @@ public enum ClassOrderSource: Sendable, Hashable, CustomStringConvertible {
         case .numpySeed(let seed): return "numpy-seed-\(seed)"
         case .named(let name): return name
         case .list(let labels): return "[" + labels.map(String.init).joined(separator: ", ") + "]"
+        case .sorted: return "sorted"
         }
     }
 }

@@ -188,7 +188,7 @@ private struct ProtocolDecoder {
         let top = try section(root, path: "", line: nil, allowed: ["name", "description", "dataset", "classes", "memory", "backbone", "preprocessing", "training", "methods"])
         let name = try string(top, "name", default: defaultName)
         let summary = try string(top, "description", default: "")
-        let dataset = try decodeDataset(try subsection(top, "dataset", allowed: ["name", "subset", "train_images_per_class", "test_images_per_class", "image_size", "synthetic_seed"]))
+        let dataset = try decodeDataset(try subsection(top, "dataset", allowed: ["name", "subset", "train_images_per_class", "test_images_per_class", "image_size", "synthetic_seed", "root", "cache"]))
 
         let classes = try subsection(top, "classes", allowed: ["total", "base", "per_phase", "phases", "order"])
         let total: Int
@@ -260,8 +260,11 @@ private struct ProtocolDecoder {
             d.imageSize = try int(s, "image_size", minimum: 8)
             d.syntheticSeed = try int(s, "synthetic_seed", default: 0, minimum: 0)
         } else {
-            for key in ["image_size", "synthetic_seed"] {
-                if let e = s.entry(key) { throw fail(e, in: s, "only synthetic datasets have \(key)") }
+            if let e = s.entry("synthetic_seed") { throw fail(e, in: s, "only synthetic datasets have synthetic_seed") }
+            if kind.isFolder {
+                if s.entry("image_size") != nil { d.imageSize = try int(s, "image_size", minimum: 8) }
+            } else if let e = s.entry("image_size") {
+                throw fail(e, in: s, "only synthetic and folder datasets (image-folder, tiny-imagenet) have image_size")
             }
             d.trainImagesPerClass = try count(s, "train_images_per_class")
             d.testImagesPerClass = try count(s, "test_images_per_class")
@@ -272,7 +275,20 @@ private struct ProtocolDecoder {
                 throw fail(s.entry("test_images_per_class")!, in: s, "\(kind.rawValue) has \(full) test images per class, not \(n)")
             }
         }
+        try decodeDatasetLocation(s, into: &d)
         return d
+    }
+
+    /// `root` (any dataset read from files) and `cache` (folder datasets).
+    func decodeDatasetLocation(_ s: Section, into d: inout DatasetSpec) throws(ProtocolError) {
+        if let e = s.entry("root") {
+            guard d.kind != .synthetic else { throw fail(e, in: s, "synthetic datasets are generated, they have no root") }
+            d.root = try scalar(e, in: s)
+        }
+        if let e = s.entry("cache") {
+            guard d.kind.isFolder else { throw fail(e, in: s, "only folder datasets (image-folder, tiny-imagenet) have a cache setting") }
+            d.cache = try choice(s, "cache", DatasetSpec.Cache.self)
+        }
     }
 
     func decodeOrder(_ classes: Section, total: Int) throws(ProtocolError) -> (ClassOrderSource, ClassOrder) {
@@ -283,7 +299,9 @@ private struct ProtocolDecoder {
                 source = .list(try intList(e, in: classes))
             } else {
                 let text = try scalar(e, in: classes)
-                if text.hasPrefix("numpy-seed-") {
+                if text == "sorted" {
+                    source = .sorted
+                } else if text.hasPrefix("numpy-seed-") {
                     guard let seed = UInt32(text.dropFirst("numpy-seed-".count)) else {
                         throw fail(e, in: classes, "numpy-seed-<n> needs a seed in 0...\(UInt32.max)")
                     }

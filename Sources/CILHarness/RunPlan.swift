@@ -14,6 +14,8 @@ public struct RunPlan {
     /// SHA-256 over the images and labels actually used, so two runs on different copies of
     /// a dataset are told apart.
     public let datasetDigest: String
+    /// Facts about the data for the manifest (folder digest, decoding, measured statistics).
+    public let datasetRecord: [String: String]
 
     /// Name of the run's folder: the method, with `+aanets` when the switch is on.
     public var variantName: String { aanets ? "\(methodName)+aanets" : methodName }
@@ -41,7 +43,8 @@ public struct RunPlan {
         return SHA256.hex(of: Array(text.utf8))
     }
 
-    public init(protocol file: CILProtocol, method methodName: String, aanets: Bool, seed: UInt64, dataRoot: String?, threads: Int) throws {
+    public init(protocol file: CILProtocol, method methodName: String, aanets: Bool, seed: UInt64, dataRoot: String?, threads: Int,
+                datasetCache: String? = nil) throws {
         protocolFile = file
         self.methodName = methodName
         self.aanets = aanets
@@ -55,8 +58,12 @@ public struct RunPlan {
         // method accepts it, the harness applies it (G1, G3, G13).
         let fidelity = try methodSettings.fidelity()
 
-        let (train, test, channels) = try Self.loadData(file.dataset, totalClasses: file.totalClasses, dataRoot: dataRoot)
-        datasetDigest = Self.digest(train, test)
+        // CIFAR-10, image folders and Tiny-ImageNet load in DatasetLoading.
+        let loaded = try DatasetLoading.load(file.dataset, totalClasses: file.totalClasses, dataRoot: dataRoot,
+                                             measureStatistics: block.preprocessing == .resizeCropMeasured, cacheFolder: datasetCache, threads: threads)
+        let (train, test, channels) = try loaded.map { ($0.train, $0.test, 3) } ?? Self.loadData(file.dataset, totalClasses: file.totalClasses, dataRoot: dataRoot)
+        datasetDigest = loaded?.digest ?? Self.digest(train, test)
+        datasetRecord = loaded?.record ?? [:]
         let training = block.training
         let schedule = training.schedule
         func optimization(phase: Int) -> Optimization {
@@ -75,12 +82,13 @@ public struct RunPlan {
                 balancedPerClass: file.memory.exemplarsPerClass(seenClasses: file.totalClasses),
                 balancedBatchSize: Int(number("alpha_batch_size", Double(training.testBatchSize))))
         }
-        let imageSize = file.dataset.kind == .fashionMNIST ? 32 : (file.dataset.imageSize ?? 32)
+        let imageSize = loaded?.imageSide ?? (file.dataset.kind == .fashionMNIST ? 32 : (file.dataset.imageSize ?? 32))
+        let measured = loaded?.measuredNormalization
         configuration = RunConfiguration(
             train: train, test: test, inputChannels: channels, classOrder: file.classOrder, schedule: file.phases, memory: file.memory,
             backbone: block.backbone.architecture,
-            trainPreprocessing: try block.preprocessing.preprocessing(train: true, imageSize: imageSize),
-            testPreprocessing: try block.preprocessing.preprocessing(train: false, imageSize: imageSize),
+            trainPreprocessing: try block.preprocessing.preprocessing(train: true, imageSize: imageSize, measured: measured),
+            testPreprocessing: try block.preprocessing.preprocessing(train: false, imageSize: imageSize, measured: measured),
             optimization: optimization(phase: 1), baseOptimization: optimization(phase: 0), aanets: aanetsSettings,
             seed: seed, threads: threads, evaluationBatchSize: training.testBatchSize,
             fidelity: fidelity, classMeanViews: .forPreprocessing(block.preprocessing, fidelity: fidelity))
@@ -111,6 +119,8 @@ public struct RunPlan {
                 return try CIFAR.readPickle(root: root, variant: .cifar100, split: split)
             }
             return (try limit(read(.train), spec.trainImagesPerClass), try limit(read(.test), spec.testImagesPerClass), 3)
+        case .cifar10, .imageFolder, .tinyImageNet:
+            throw HarnessError.mismatch("\(spec.kind.rawValue) is loaded by DatasetLoading")
         case .imageNet, .imageNetSubset:
             guard let root = dataRoot else { throw HarnessError.mismatch("ImageNet needs --data-root (the ILSVRC-2012 folder holding train/ and val/)") }
             let variant: ImageNet.Variant = spec.subset.map { .subset($0) } ?? .full

@@ -55,6 +55,11 @@ static inline int cil_jpeg_decode_rgb(const unsigned char *data, unsigned long s
     jpeg_create_decompress(&cinfo);
     jpeg_mem_src(&cinfo, data, size);
     jpeg_read_header(&cinfo, TRUE);
+    // libjpeg cannot turn CMYK into RGB, and a naive conversion would be wrong colours.
+    if (cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK) {
+        strcpy(err.message, "a CMYK JPEG; convert it to RGB first (e.g. ImageMagick: convert in.jpg -colorspace sRGB out.jpg)");
+        longjmp(err.jump, 1);
+    }
     cinfo.out_color_space = JCS_RGB;
     jpeg_start_decompress(&cinfo);
     size_t stride = (size_t)cinfo.output_width * 3;
@@ -77,7 +82,34 @@ static inline int cil_jpeg_decode_rgb(const unsigned char *data, unsigned long s
     return 0;
 }
 
-/// Encodes HWC 8-bit pixels (1 or 3 channels). On success returns 0 and a malloc'd JPEG
+/// Reads the header only: size, and 1 when the image is CMYK/YCCK. Returns 0, or -1 with
+/// the reason in message (JMSG_LENGTH_MAX).
+static inline int cil_jpeg_header(const unsigned char *data, unsigned long size, int *width, int *height,
+                                  int *cmyk, char *message) {
+    struct jpeg_decompress_struct cinfo;
+    struct cil_jpeg_error err;
+    memset(&cinfo, 0, sizeof cinfo);
+    memset(&err, 0, sizeof err);
+    cinfo.err = jpeg_std_error(&err.pub);
+    err.pub.error_exit = cil_jpeg_error_exit;
+    err.pub.emit_message = cil_jpeg_emit_message;
+    if (setjmp(err.jump)) {
+        jpeg_destroy_decompress(&cinfo);
+        strncpy(message, err.message, JMSG_LENGTH_MAX - 1);
+        return -1;
+    }
+    jpeg_create_decompress(&cinfo);
+    jpeg_mem_src(&cinfo, data, size);
+    jpeg_read_header(&cinfo, TRUE);
+    *width = (int)cinfo.image_width;
+    *height = (int)cinfo.image_height;
+    *cmyk = (cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK) ? 1 : 0;
+    jpeg_destroy_decompress(&cinfo);
+    return 0;
+}
+
+/// Encodes HWC 8-bit pixels (1 grey, 3 RGB or 4 CMYK channels; CMYK only for tests of
+/// the decoder's refusal). On success returns 0 and a malloc'd JPEG
 /// in *jpeg that the caller frees.
 static inline int cil_jpeg_encode(const unsigned char *pixels, int width, int height, int channels,
                                   int quality, unsigned char **jpeg, unsigned long *size,
@@ -101,7 +133,7 @@ static inline int cil_jpeg_encode(const unsigned char *pixels, int width, int he
     cinfo.image_width = (JDIMENSION)width;
     cinfo.image_height = (JDIMENSION)height;
     cinfo.input_components = channels;
-    cinfo.in_color_space = channels == 1 ? JCS_GRAYSCALE : JCS_RGB;
+    cinfo.in_color_space = channels == 1 ? JCS_GRAYSCALE : channels == 4 ? JCS_CMYK : JCS_RGB;
     jpeg_set_defaults(&cinfo);
     jpeg_set_quality(&cinfo, quality, TRUE);
     jpeg_start_compress(&cinfo, TRUE);

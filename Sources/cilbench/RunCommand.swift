@@ -38,10 +38,11 @@ struct RunCommand: ParsableCommand {
     }
 
     /// The engine, plan and runner of a run: `run` and `replay` go through this one path.
-    static func prepare(_ file: CILProtocol, method: String, aanets: Bool, seed: UInt64, dataRoot: String?, threads: Int) throws
-        -> (engine: ComputeEngine, plan: RunPlan, runner: Runner) {
+    static func prepare(_ file: CILProtocol, method: String, aanets: Bool, seed: UInt64, dataRoot: String?, threads: Int,
+                        datasetCache: String? = nil) throws -> (engine: ComputeEngine, plan: RunPlan, runner: Runner) {
         let engine = try ComputeEngine(threads: threads)
-        let plan = try RunPlan(protocol: file, method: method, aanets: aanets, seed: seed, dataRoot: dataRoot, threads: threads)
+        let plan = try RunPlan(protocol: file, method: method, aanets: aanets, seed: seed, dataRoot: dataRoot, threads: threads,
+                               datasetCache: datasetCache)
         let runner = try Runner(configuration: plan.configuration, method: plan.method, engine: engine)
         return (engine, plan, runner)
     }
@@ -50,7 +51,10 @@ struct RunCommand: ParsableCommand {
         if trace && resume { throw ValidationError("--trace records every kernel call of the run, so it cannot --resume one") }
         let library = ProtocolLibrary.locate(explicit: protocols)
         let file = try library.load(protocolName, overrides: overrides)
-        let (engine, plan, runner) = try Self.prepare(file, method: method, aanets: aanets, seed: seed, dataRoot: dataRoot, threads: threads)
+        // Folder datasets keep their digest (and measured statistics) beside the runs.
+        let datasetCache = URL(fileURLWithPath: out).appendingPathComponent(".dataset-cache").path
+        let (engine, plan, runner) = try Self.prepare(file, method: method, aanets: aanets, seed: seed, dataRoot: dataRoot, threads: threads,
+                                                      datasetCache: datasetCache)
         let recorder = trace ? KernelTrace.Recorder() : nil
         engine.observer = recorder
         let folder = URL(fileURLWithPath: out).appendingPathComponent(file.name).appendingPathComponent(plan.variantName)
@@ -121,6 +125,7 @@ struct RunCommand: ParsableCommand {
             ? AccuracyMatrix(correct: records.map { $0.nmeCorrect ?? [] }, testImages: testImages) : nil
         var environment = RunEnvironment.collect(engine: engine)
         environment["method_settings"] = RunCommand.methodSettings(plan)
+        environment.merge(plan.datasetRecord) { $1 }
         var result = RunResult(protocol: plan.protocolFile, method: plan.methodName, aanets: plan.aanets, seed: Int(plan.seed),
                                cilbenchVersion: BuildInfo.version, gitRevision: BuildInfo.gitRevision, datasetDigest: plan.datasetDigest,
                                environment: environment, startedAt: started, finishedAt: Date(), phases: records.map(\.record),

@@ -9,13 +9,15 @@ import Testing
                                  "imagenet-subset-podnet-b50-5", "imagenet-subset-podnet-b50-10", "imagenet-subset-podnet-b50-25",
                                  "imagenet-b500-5", "imagenet-b500-10", "imagenet-b500-25"]
     static let reduced = ["fmnist-b5-5", "fmnist-b5-5-quick", "smoke"]
+    /// Protocols on CIFAR-10, Tiny-ImageNet and a user's image folder (no paper table).
+    static let otherDatasets = ["cifar10-b2-4", "cifar10-b5-5", "tiny-imagenet-b100-10", "image-folder-example"]
 
     @Test func libraryListsEveryShippedProtocol() throws {
         let names = try ProtocolLibrary(directory: protocolsFolder).names()
-        #expect(Set(names) == Set(Self.paperProtocols + Self.reduced))
+        #expect(Set(names) == Set(Self.paperProtocols + Self.reduced + Self.otherDatasets))
     }
 
-    @Test(arguments: paperProtocols + reduced)
+    @Test(arguments: paperProtocols + reduced + otherDatasets)
     func shippedProtocolLoads(name: String) throws {
         let p = try ProtocolLibrary(directory: protocolsFolder).load(name)
         #expect(p.name == name)
