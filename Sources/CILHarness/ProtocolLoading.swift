@@ -105,7 +105,9 @@ private struct ProtocolDecoder {
 
     func missing(_ s: Section, _ key: String) -> ProtocolError { fail(s.line, s.path(key), "missing (required)") }
 
-    func int(_ s: Section, _ key: String, default value: Int? = nil, minimum: Int = 1) throws(ProtocolError) -> Int {
+    /// Whole numbers are at most `maximum` (a million unless said otherwise), so sizes and
+    /// their products stay far from overflow.
+    func int(_ s: Section, _ key: String, default value: Int? = nil, minimum: Int = 1, maximum: Int = 1_000_000) throws(ProtocolError) -> Int {
         guard let e = s.entry(key) else {
             if let value { return value }
             throw missing(s, key)
@@ -113,6 +115,7 @@ private struct ProtocolDecoder {
         let text = try scalar(e, in: s)
         guard let v = Int(text) else { throw fail(e, in: s, "expected a whole number, got '\(text)'") }
         guard v >= minimum else { throw fail(e, in: s, "must be at least \(minimum), got \(v)") }
+        guard v <= maximum else { throw fail(e, in: s, "must be at most \(maximum), got \(v)") }
         return v
     }
 
@@ -242,6 +245,7 @@ private struct ProtocolDecoder {
             }
             methods[e.key] = try decodeMethod(e, in: methodsSection, backbone: backbone, preprocessing: preprocessing, trainingNode: trainingNode)
         }
+        if let problem = dataset.syntheticSizeProblem(totalClasses: total) { throw fail(top.entry("dataset")?.keyLine, "dataset", problem) }
         return CILProtocol(name: name, summary: summary, sourcePath: sourcePath, dataset: dataset, classOrderSource: orderSource,
                            totalClasses: total, baseClasses: base, classesPerPhase: perPhase, memory: memory, backbone: backbone,
                            preprocessing: preprocessing, training: training, methods: methods, overrides: overrides,
@@ -259,8 +263,8 @@ private struct ProtocolDecoder {
         if kind == .synthetic {
             d.trainImagesPerClass = try int(s, "train_images_per_class")
             d.testImagesPerClass = try int(s, "test_images_per_class")
-            d.imageSize = try int(s, "image_size", minimum: 8)
-            d.syntheticSeed = try int(s, "synthetic_seed", default: 0, minimum: 0)
+            d.imageSize = try int(s, "image_size", minimum: 8, maximum: 1024)
+            d.syntheticSeed = try int(s, "synthetic_seed", default: 0, minimum: 0, maximum: .max)
         } else {
             for key in ["image_size", "synthetic_seed"] {
                 if let e = s.entry(key) { throw fail(e, in: s, "only synthetic datasets have \(key)") }
@@ -334,8 +338,8 @@ private struct ProtocolDecoder {
 
     func decodeTraining(_ node: ProtocolNode?, path: String, line: Int?) throws(ProtocolError) -> TrainingSettings {
         let s = try section(node, path: path, line: line, allowed: ["epochs", "incremental_epochs", "batch_size", "test_batch_size", "optimizer", "schedule"])
-        let epochs = try int(s, "epochs")
-        let incrementalEpochs = try int(s, "incremental_epochs", default: epochs)
+        let epochs = try int(s, "epochs", maximum: 10_000)
+        let incrementalEpochs = try int(s, "incremental_epochs", default: epochs, maximum: 10_000)
         let batch = try int(s, "batch_size")
         let testBatch = try int(s, "test_batch_size", default: batch)
         let o = try subsection(s, "optimizer", allowed: ["lr", "incremental_lr", "momentum", "weight_decay"])

@@ -48,8 +48,13 @@ public final class RunExecution {
         public var trace = false
         /// The code that runs: recorded in the manifest, part of the phase-0 cache key.
         public var build: BuildIdentity
+        /// The run's engine claims the process's thread configuration (`ComputeEngine`'s
+        /// `exclusive`): no engine of another thread count may run beside it. Tests that
+        /// share one process with engines of other counts turn it off.
+        public var exclusiveEngine: Bool
 
-        public init(resume: Bool = false, phaseZeroCache: Bool = true, trace: Bool = false, build: BuildIdentity) {
+        public init(resume: Bool = false, phaseZeroCache: Bool = true, trace: Bool = false, build: BuildIdentity, exclusiveEngine: Bool = true) {
+            self.exclusiveEngine = exclusiveEngine
             self.resume = resume
             self.phaseZeroCache = phaseZeroCache
             self.trace = trace
@@ -112,29 +117,51 @@ public final class RunExecution {
             throw RunExecutionError.invalidOptions("a trace records every kernel call of the run, so it cannot resume one")
         }
         try Self.checkSafeName(request.protocolFile.name)
+        guard (1...ComputeEngine.maximumThreads).contains(request.threads) else {
+            throw RunExecutionError.invalidOptions("threads must be between 1 and \(ComputeEngine.maximumThreads) (this machine's CPU count), got \(request.threads)")
+        }
         self.request = request
         self.options = options
         self.observer = observer
         self.outputFolder = outputFolder
+        var created: [URL] = []
+        var lock: CellLock?
         if let outputFolder {
             let bundle = Self.bundleURL(out: outputFolder, protocol: request.protocolFile, method: request.method, aanets: request.aanets, seed: request.seed)
             let folder = bundle.deletingLastPathComponent()
+            // The folders this run creates, deepest first, so a run refused before training
+            // leaves nothing behind.
+            var missing = folder
+            while !FileManager.default.fileExists(atPath: missing.path), missing.path != "/" {
+                created.append(missing)
+                missing = missing.deletingLastPathComponent()
+            }
             do { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) } catch {
                 throw HarnessError.unwritable(folder.path, reason: "cannot create the output folder")
             }
-            guard access(folder.path, W_OK) == 0 else { throw HarnessError.unwritable(folder.path, reason: "the output folder is not writable") }
-            lock = try CellLock(url: folder.appendingPathComponent(".seed-\(request.seed).lock"))
-            if try Self.checkReplaceable(bundle, request: request, outputFolder: outputFolder) { observer?(.replacingBundle(path: bundle.path)) }
             bundleURL = bundle
             checkpointURL = folder.appendingPathComponent("seed-\(request.seed).checkpoint")
         } else {
             bundleURL = nil
             checkpointURL = nil
         }
-        engine = try ComputeEngine(threads: request.threads)
-        plan = try RunPlan(protocol: request.protocolFile, method: request.method, aanets: request.aanets, seed: request.seed,
-                           dataRoot: request.dataRoot, threads: request.threads)
-        runner = try Runner(configuration: plan.configuration, method: plan.method, engine: engine)
+        do {
+            if let bundleURL, let outputFolder {
+                let folder = bundleURL.deletingLastPathComponent()
+                guard access(folder.path, W_OK) == 0 else { throw HarnessError.unwritable(folder.path, reason: "the output folder is not writable") }
+                lock = try CellLock(url: folder.appendingPathComponent(".seed-\(request.seed).lock"))
+                if try Self.checkReplaceable(bundleURL, request: request, outputFolder: outputFolder) { observer?(.replacingBundle(path: bundleURL.path)) }
+            }
+            engine = try ComputeEngine(threads: request.threads, exclusive: options.exclusiveEngine)
+            plan = try RunPlan(protocol: request.protocolFile, method: request.method, aanets: request.aanets, seed: request.seed,
+                               dataRoot: request.dataRoot, threads: request.threads)
+            runner = try Runner(configuration: plan.configuration, method: plan.method, engine: engine)
+        } catch {
+            if let lock, lock.owns { lock.remove() }
+            for folder in created { rmdir(folder.path) }
+            throw error
+        }
+        self.lock = lock
         phaseZeroKey = plan.phaseZeroKey(threads: request.threads, build: options.build.cacheKey)
         if options.trace {
             let recorder = KernelTrace.Recorder()
@@ -312,8 +339,10 @@ public enum RunExecutionError: Error, CustomStringConvertible, Equatable {
 /// file stays (removing it would let a third run lock a file the second already opened).
 final class CellLock {
     private var fd: Int32
+    let url: URL
 
     init(url: URL) throws {
+        self.url = url
         fd = open(url.path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw HarnessError.unwritable(url.path, reason: String(cString: strerror(errno))) }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
@@ -324,6 +353,15 @@ final class CellLock {
             if busy { throw RunExecutionError.busy(url.deletingLastPathComponent().path) }
             throw HarnessError.unwritable(url.path, reason: "cannot lock: \(reason)")
         }
+    }
+
+    var owns: Bool { fd >= 0 }
+
+    /// Removes the lock file of a run refused before training (only while holding it; a
+    /// later run creates it anew).
+    func remove() {
+        unlink(url.path)
+        release()
     }
 
     func release() {

@@ -56,6 +56,7 @@ public struct RunPlan {
         let fidelity = try methodSettings.fidelity()
 
         let (train, test, channels) = try Self.loadData(file.dataset, totalClasses: file.totalClasses, dataRoot: dataRoot)
+        try file.dataset.checkCounts(train: train, test: test, totalClasses: file.totalClasses, dataRoot: dataRoot)
         datasetDigest = Self.digest(train, test)
         let training = block.training
         let schedule = training.schedule
@@ -107,8 +108,11 @@ public struct RunPlan {
         case .cifar100:
             guard let root = dataRoot else { throw HarnessError.mismatch("CIFAR-100 needs --data-root (a folder holding cifar-100-binary/ or cifar-100-python/)") }
             let read = { (split: CIFAR.Split) throws -> ImageDataset in
-                if let binary = try? CIFAR.readBinary(root: root, variant: .cifar100, split: split) { return binary }
-                return try CIFAR.readPickle(root: root, variant: .cifar100, split: split)
+                // The binary form when it is there (its errors are the user's answer, never
+                // swallowed), else the Python pickles.
+                do { return try CIFAR.readBinary(root: root, variant: .cifar100, split: split) } catch DataError.missingSplit, DataError.missingFile {
+                    return try CIFAR.readPickle(root: root, variant: .cifar100, split: split)
+                }
             }
             return (try limit(read(.train), spec.trainImagesPerClass), try limit(read(.test), spec.testImagesPerClass), 3)
         case .imageNet, .imageNetSubset:

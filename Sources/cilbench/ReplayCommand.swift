@@ -21,7 +21,7 @@ struct ReplayCommand: ParsableCommand {
 
     @Argument(help: "A result bundle (.tar.zst).") var bundle: String
     @Option(help: "Folder holding the dataset, as given to `cilbench run`.") var dataRoot: String?
-    @Option(help: "Threads for oneDNN and OpenBLAS (default: the recorded count).") var threads: Int?
+    @Option(parsing: .unconditional, help: "Threads for oneDNN and OpenBLAS (default: the recorded count).") var threads: Int?
     @Option(help: "Protocol folder, used only when the manifest's protocol text cannot rebuild the protocol (default: protocols/ beside the package).") var protocols: String?
     @Option(help: "Capture kernel call SEQ (its inputs, attributes and output) instead of comparing the whole run.") var capture: Int?
     @Option(help: "Where --capture writes the call (default: kernel-<SEQ>.cilk).") var captureFile: String?
@@ -33,10 +33,10 @@ struct ReplayCommand: ParsableCommand {
     }
 
     func execute() throws -> Int32 {
-        if let threads, threads < 1 { throw failure("--threads must be at least 1") }
+        if let threads { _ = try checkedThreads(threads) }
         if let capture, capture < 1 { throw failure("--capture takes a kernel call's sequence number (1 or more)") }
         let recorded: RunResult
-        do { recorded = try ResultBundle.read(path: bundle) } catch { throw failure(error.description) }
+        recorded = try readBundle(bundle)
         let file = try ReplaySession.protocolFile(recorded, library: ProtocolLibrary.locate(explicit: protocols))
         let session = try ReplaySession(bundle: bundle, recorded: recorded, protocol: file, dataRoot: dataRoot, threads: threads,
                                         capture: capture, build: BuildInfo.identity)

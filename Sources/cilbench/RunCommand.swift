@@ -14,10 +14,10 @@ struct RunCommand: ParsableCommand {
     @Argument(help: "A protocol name under protocols/ or a path to a protocol file.") var protocolName: String
     @Option(help: "The method to run (see the list above).") var method: String
     @Flag(help: "Switch on AANets: dual-branch levels and the α pass.") var aanets = false
-    @Option(help: "Seed of every random stream.") var seed: UInt64 = 1993
+    @Option(parsing: .unconditional, help: "Seed of every random stream.") var seed: UInt64 = 1993
     @Option(help: "Folder holding the dataset (default: Debian's Fashion-MNIST; required for CIFAR and ImageNet).") var dataRoot: String?
     @Option(help: "Folder the bundle goes into, as <out>/<protocol>/<method>[+aanets]/seed-<n>.tar.zst (<protocol>@<settings tag> with --set).") var out = "runs"
-    @Option(help: "Threads for oneDNN and OpenBLAS (results depend on it; it is recorded).") var threads = 2
+    @Option(parsing: .unconditional, help: "Threads for oneDNN and OpenBLAS, 1 to the CPU count (results depend on it; it is recorded).") var threads = 2
     @Option(name: .customLong("set"), help: "Override a protocol field, e.g. --set training.epochs=3 (repeatable; changes the fingerprint).")
     var overrides: [String] = []
     @Flag(help: "Continue from the last finished phase of an earlier run with the same settings.") var resume = false
@@ -38,6 +38,7 @@ struct RunCommand: ParsableCommand {
     }
 
     func execute() throws {
+        let threads = try checkedThreads(self.threads)
         let library = ProtocolLibrary.locate(explicit: protocols)
         let file = try library.load(protocolName, overrides: overrides)
         let request = RunRequest(protocol: file, method: method, aanets: aanets, seed: seed, dataRoot: dataRoot, threads: threads)

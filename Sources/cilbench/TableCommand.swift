@@ -27,7 +27,7 @@ struct TableCommand: ParsableCommand {
         guard !files.isEmpty else { throw failure("no result bundles (*.tar.zst) in \(paths.joined(separator: " "))") }
         var results: [RunResult] = []
         for file in files {
-            do { results.append(try ResultBundle.read(path: file)) } catch { throw failure(error.description) }
+            results.append(try readBundle(file))
         }
         let table = AccuracyTable(results: results, classifier: which)
         print(format == .markdown ? table.markdown(paper: paper) : table.csv(paper: paper), terminator: "")

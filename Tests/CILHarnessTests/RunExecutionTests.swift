@@ -47,14 +47,14 @@ struct RunExecutionTests {
     @Test func aSecondExecutionOfTheSameCellIsRefusedWhileTheFirstHoldsIt() throws {
         let out = try temporaryFolder("lock")
         defer { try? FileManager.default.removeItem(at: out) }
-        let first = try RunExecution(request: try Self.request(), outputFolder: out, options: .init(build: Self.build))
+        let first = try RunExecution(request: try Self.request(), outputFolder: out, options: .init(build: Self.build, exclusiveEngine: false))
         #expect(throws: RunExecutionError.self) {
-            _ = try RunExecution(request: try Self.request(), outputFolder: out, options: .init(build: Self.build))
+            _ = try RunExecution(request: try Self.request(), outputFolder: out, options: .init(build: Self.build, exclusiveEngine: false))
         }
         _ = try first.execute()
         // Released after execute: a later run of the cell (same settings) may replace the bundle.
         var replacing = false
-        let second = try RunExecution(request: try Self.request(), outputFolder: out, options: .init(build: Self.build)) { event in
+        let second = try RunExecution(request: try Self.request(), outputFolder: out, options: .init(build: Self.build, exclusiveEngine: false)) { event in
             if case .replacingBundle = event { replacing = true }
         }
         #expect(replacing)
@@ -64,7 +64,7 @@ struct RunExecutionTests {
     @Test func aBundleOfOtherSettingsAtThePathIsNotReplaced() throws {
         let out = try temporaryFolder("replace")
         defer { try? FileManager.default.removeItem(at: out) }
-        let outcome = try RunExecution(request: try Self.request(), outputFolder: out, options: .init(build: Self.build)).execute()
+        let outcome = try RunExecution(request: try Self.request(), outputFolder: out, options: .init(build: Self.build, exclusiveEngine: false)).execute()
         let before = try Data(contentsOf: outcome.bundleURL!)
         // Edit the protocol file itself (no --set): same path, other settings.
         let edited = out.appendingPathComponent("smoke.yaml")
@@ -73,7 +73,7 @@ struct RunExecutionTests {
         let file = try CILProtocol.load(file: edited.path)
         let request = RunRequest(protocol: file, method: "lwf", aanets: false, seed: 7, dataRoot: nil, threads: 1)
         do {
-            _ = try RunExecution(request: request, outputFolder: out, options: .init(build: Self.build))
+            _ = try RunExecution(request: request, outputFolder: out, options: .init(build: Self.build, exclusiveEngine: false))
             Issue.record("a bundle of other settings would have been replaced")
         } catch let error as RunExecutionError {
             #expect(error.description.contains("other settings") && error.description.contains("--out"), "\(error)")
@@ -86,7 +86,7 @@ struct RunExecutionTests {
     @Test func aFailedCheckpointWriteStopsTheRunAtOnce() throws {
         let out = try temporaryFolder("checkpoint")
         defer { try? FileManager.default.removeItem(at: out) }
-        let execution = try RunExecution(request: try Self.request(), outputFolder: out, options: .init(phaseZeroCache: false, build: Self.build))
+        let execution = try RunExecution(request: try Self.request(), outputFolder: out, options: .init(phaseZeroCache: false, build: Self.build, exclusiveEngine: false))
         // A non-empty folder where the checkpoint goes: the rename onto it fails.
         try FileManager.default.createDirectory(at: execution.checkpointURL!.appendingPathComponent("blocker"), withIntermediateDirectories: true)
         #expect(throws: HarnessError.self) { _ = try execution.execute() }
@@ -100,8 +100,8 @@ struct RunExecutionTests {
     @Test func anExecutionWithoutOutputWritesNothingAndAgrees() throws {
         let out = try temporaryFolder("nooutput")
         defer { try? FileManager.default.removeItem(at: out) }
-        let written = try RunExecution(request: try Self.request(), outputFolder: out, options: .init(phaseZeroCache: false, build: Self.build)).execute()
-        let dry = try RunExecution(request: try Self.request(), outputFolder: nil, options: .init(build: Self.build)).execute()
+        let written = try RunExecution(request: try Self.request(), outputFolder: out, options: .init(phaseZeroCache: false, build: Self.build, exclusiveEngine: false)).execute()
+        let dry = try RunExecution(request: try Self.request(), outputFolder: nil, options: .init(build: Self.build, exclusiveEngine: false)).execute()
         #expect(dry.bundleURL == nil)
         #expect(dry.result.phases.map(\.parameterDigest) == written.result.phases.map(\.parameterDigest))
         #expect(dry.result.cnn == written.result.cnn)
