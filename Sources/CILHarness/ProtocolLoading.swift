@@ -72,6 +72,10 @@ private struct ProtocolDecoder {
         if line == nil, let origin = overrideOrigins.keys.sorted().first(where: { $0 == path || path.hasPrefix($0 + ".") }) {
             return ProtocolError(file: overrideOrigins[origin]!, line: nil, field: path, message: message)
         }
+        // A check across fields of a section an override changed: the file's line, and the flag.
+        let section = path.split(separator: ".").first.map(String.init) ?? path
+        let related = overrideOrigins.keys.sorted().filter { $0.split(separator: ".").first.map(String.init) == section }.compactMap { overrideOrigins[$0] }
+        if !related.isEmpty { return ProtocolError(file: file, line: line, field: path, message: "\(message) (after \(related.joined(separator: ", ")))") }
         return ProtocolError(file: file, line: line, field: path, message: message)
     }
 

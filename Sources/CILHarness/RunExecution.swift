@@ -150,6 +150,11 @@ public final class RunExecution {
                 let folder = bundleURL.deletingLastPathComponent()
                 guard access(folder.path, W_OK) == 0 else { throw HarnessError.unwritable(folder.path, reason: "the output folder is not writable") }
                 lock = try CellLock(url: folder.appendingPathComponent(".seed-\(request.seed).lock"))
+                // Temporary files of this cell left by a killed run: no writer holds them now.
+                let prefix = ".seed-\(request.seed)."
+                for name in (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? [] where name.hasPrefix(prefix) && name.contains(".partial-") {
+                    try? FileManager.default.removeItem(at: folder.appendingPathComponent(name))
+                }
                 if try Self.checkReplaceable(bundleURL, request: request, outputFolder: outputFolder) { observer?(.replacingBundle(path: bundleURL.path)) }
             }
             engine = try ComputeEngine(threads: request.threads, exclusive: options.exclusiveEngine)
