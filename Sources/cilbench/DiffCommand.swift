@@ -21,7 +21,7 @@ struct DiffCommand: ParsableCommand {
     @Argument(help: "The baseline bundle.")
     var baseline: String
 
-    @Option(help: "Largest allowed per-phase difference, in accuracy points (overrides the stored policy).")
+    @Option(parsing: .unconditional, help: "Largest allowed per-phase difference, in accuracy points (overrides the stored policy).")
     var tolerance: Double?
 
     @Option(help: "A policy file to judge by (default: the policy.yaml stored beside the baseline).")

@@ -38,7 +38,7 @@ private let corpus = """
 2 | --capture takes | replay $GOOD --capture 0
 2 | --tolerance must be | diff $GOOD $GOOD --tolerance -1
 2 | --classifier must be | table $GOOD --classifier knn
-64 | unexpected argument | run smoke --protocols $P --method lucir --bogus
+64 | Unknown option '--bogus' | run smoke --protocols $P --method lucir --bogus
 # protocol files
 2 | the file is empty | protocols show $F/protocol/empty.yaml
 2 | garbage.yaml | protocols show $F/protocol/garbage.yaml
@@ -135,7 +135,8 @@ private final class Fixtures: Sendable {
         try variant("hugecount", "train_images_per_class: 20", "train_images_per_class: 9223372036854775807")
         try variant("hugeimage", "image_size: 16", "image_size: 4000000000")
         try variant("hugeclasses", "total: 10", "total: 9223372036854775807")
-        try variant("hugesynthetic", "train_images_per_class: 20", "train_images_per_class: 1000000")
+        try write(smoke.replacingOccurrences(of: "train_images_per_class: 20", with: "train_images_per_class: 1000000")
+            .replacingOccurrences(of: "image_size: 16", with: "image_size: 1024"), dir.appendingPathComponent("hugesynthetic.yaml"))
         try variant("unknown", "  epochs: 2\n", "  epochs: 2\n  epoch_count: 3\n")
         try variant("tabs", "  epochs: 2\n", "\tepochs: 2\n")
         try variant("unsafename", "name: smoke", "name: ../smoke")
@@ -185,7 +186,7 @@ private final class Fixtures: Sendable {
         try Data().write(to: try folder("c-empty"))
         let label = try folder("c-badlabel")
         var records = try Data(contentsOf: label)
-        records[3073 * 5 + 1] = 200
+        records[3074 * 5 + 1] = 200  // record 5's fine label (records: coarse, fine, 3072 pixels)
         try records.write(to: label)
     }
 
@@ -277,7 +278,9 @@ final class LockedData: @unchecked Sendable {
 func partialFiles(under root: URL) -> [String] {
     let walker = FileManager.default.enumerator(atPath: root.path)
     var out: [String] = []
-    while let item = walker?.nextObject() as? String where item.contains(".partial-") { out.append(item) }
+    while let item = walker?.nextObject() as? String {
+        if item.contains(".partial-") { out.append(item) }
+    }
     return out
 }
 

@@ -12,10 +12,12 @@ private let tool = builtCilbench
 struct FaultTests {
     static let cell = ["run", "smoke", "--method", "lwf", "--threads", "1", "--no-phase-zero-cache"]
 
+    /// Starts cilbench with SIGINT and SIGTERM at their default action: a test runner may
+    /// pass them on ignored, which a user's terminal does not.
     static func start(_ arguments: [String]) throws -> Process {
         let process = Process()
-        process.executableURL = tool!.executable
-        process.arguments = arguments + ["--protocols", tool!.protocols]
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["--default-signal=INT,TERM", tool!.executable.path] + arguments + ["--protocols", tool!.protocols]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
