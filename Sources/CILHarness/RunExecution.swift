@@ -205,9 +205,22 @@ public final class RunExecution {
         return Outcome(bundleURL: bundleURL, result: result)
     }
 
+    /// Removes temporaries in the phase-0 cache left by writers that no longer run (their
+    /// process id is in the name); those of live writers stay.
+    func sweepCache() {
+        guard let folder = phaseZeroURL?.deletingLastPathComponent() else { return }
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? [] {
+            guard let range = name.range(of: ".partial-") else { continue }
+            let pid = name[range.upperBound...].prefix { $0.isNumber }
+            guard let id = Int32(pid), id != getpid(), kill(id, 0) != 0, errno == ESRCH else { continue }
+            try? FileManager.default.removeItem(at: folder.appendingPathComponent(name))
+        }
+    }
+
     /// The run's checkpoint (with `resume`), else phase 0 from the cache when allowed.
     func restore() throws {
         guard let checkpointURL, let phaseZeroURL else { return }
+        sweepCache()
         if options.resume, FileManager.default.fileExists(atPath: checkpointURL.path) {
             let (checkpoint, tensors) = try Checkpoint.read(from: checkpointURL)
             try runner.restore(checkpoint, tensors: tensors, runFingerprint: plan.runFingerprint)
