@@ -13,7 +13,7 @@ public enum BundleError: Error, Equatable, CustomStringConvertible {
         switch self {
         case .corrupt(let why): return "corrupt result bundle: \(why)"
         case .unsupportedSchema(let found, let supported):
-            return "result bundle has manifest schema version \(found); this cilbench reads version \(supported)"
+            return "result bundle has manifest schema version \(found); this cilbench reads versions up to \(supported)"
         case .io(let why): return why
         case .invalidResult(let why): return "cannot write the result bundle: \(why)"
         }

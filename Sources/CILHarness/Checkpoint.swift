@@ -1,5 +1,8 @@
 import CILMethods
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The state after a finished phase, enough to continue the run as if never stopped:
 /// every parameter and buffer by name (with its trainable flag), the head's shape, whether
@@ -120,28 +123,44 @@ public struct Checkpoint: Codable, Equatable {
 
 /// Write-then-rename, so a killed process never leaves a file that looks complete.
 public enum AtomicFile {
+    /// A temporary name no other writer (process or thread) uses at the same time.
+    public static func uniqueSuffix() -> String { "partial-\(getpid())-\(String(UInt64.random(in: 0...UInt64.max), radix: 16))" }
+
     public static func write(_ data: Data, to url: URL) throws {
         let folder = url.deletingLastPathComponent()
         do { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) } catch {
             throw HarnessError.unwritable(folder.path, reason: error.localizedDescription)
         }
-        let temporary = folder.appendingPathComponent(".\(url.lastPathComponent).partial-\(getpid())")
-        guard FileManager.default.createFile(atPath: temporary.path, contents: nil) else {
-            throw HarnessError.unwritable(temporary.path, reason: "cannot create file")
+        let temporary = folder.appendingPathComponent(".\(url.lastPathComponent).\(uniqueSuffix())")
+        let fd = open(temporary.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw HarnessError.unwritable(url.path, reason: String(cString: strerror(errno))) }
+        // POSIX calls, so a full disk says "No space left on device".
+        var failure: String?
+        data.withUnsafeBytes { (buffer: UnsafeRawBufferPointer) in
+            var written = 0
+            while written < buffer.count, let base = buffer.baseAddress {
+                let n = Glibc.write(fd, base + written, buffer.count - written)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    failure = String(cString: strerror(errno))
+                    return
+                }
+                written += n
+            }
+            if fsync(fd) != 0 { failure = String(cString: strerror(errno)) }
         }
-        do {
-            let handle = try FileHandle(forWritingTo: temporary)
-            try handle.write(contentsOf: data)
-            try handle.synchronize()
-            try handle.close()
-            if rename(temporary.path, url.path) != 0 { throw HarnessError.unwritable(url.path, reason: String(cString: strerror(errno))) }
-        } catch let error as HarnessError {
-            try? FileManager.default.removeItem(at: temporary)
-            throw error
-        } catch {
-            try? FileManager.default.removeItem(at: temporary)
-            throw HarnessError.unwritable(url.path, reason: error.localizedDescription)
+        close(fd)
+        if let failure {
+            unlink(temporary.path)
+            throw HarnessError.unwritable(url.path, reason: failure)
         }
+        guard rename(temporary.path, url.path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            unlink(temporary.path)
+            throw HarnessError.unwritable(url.path, reason: reason)
+        }
+        let folderFD = open(folder.path, O_RDONLY)
+        if folderFD >= 0 { fsync(folderFD); close(folderFD) }
     }
 }
 

@@ -72,6 +72,10 @@ private struct ProtocolDecoder {
         if line == nil, let origin = overrideOrigins.keys.sorted().first(where: { $0 == path || path.hasPrefix($0 + ".") }) {
             return ProtocolError(file: overrideOrigins[origin]!, line: nil, field: path, message: message)
         }
+        // A check across fields of a section an override changed: the file's line, and the flag.
+        let section = path.split(separator: ".").first.map(String.init) ?? path
+        let related = overrideOrigins.keys.sorted().filter { $0.split(separator: ".").first.map(String.init) == section }.compactMap { overrideOrigins[$0] }
+        if !related.isEmpty { return ProtocolError(file: file, line: line, field: path, message: "\(message) (after \(related.joined(separator: ", ")))") }
         return ProtocolError(file: file, line: line, field: path, message: message)
     }
 
@@ -105,7 +109,9 @@ private struct ProtocolDecoder {
 
     func missing(_ s: Section, _ key: String) -> ProtocolError { fail(s.line, s.path(key), "missing (required)") }
 
-    func int(_ s: Section, _ key: String, default value: Int? = nil, minimum: Int = 1) throws(ProtocolError) -> Int {
+    /// Whole numbers are at most `maximum` (a million unless said otherwise), so sizes and
+    /// their products stay far from overflow.
+    func int(_ s: Section, _ key: String, default value: Int? = nil, minimum: Int = 1, maximum: Int = 1_000_000) throws(ProtocolError) -> Int {
         guard let e = s.entry(key) else {
             if let value { return value }
             throw missing(s, key)
@@ -113,6 +119,7 @@ private struct ProtocolDecoder {
         let text = try scalar(e, in: s)
         guard let v = Int(text) else { throw fail(e, in: s, "expected a whole number, got '\(text)'") }
         guard v >= minimum else { throw fail(e, in: s, "must be at least \(minimum), got \(v)") }
+        guard v <= maximum else { throw fail(e, in: s, "must be at most \(maximum), got \(v)") }
         return v
     }
 
@@ -187,6 +194,8 @@ private struct ProtocolDecoder {
     func decode(_ root: ProtocolNode, defaultName: String, sourcePath: String, overrides: [String]) throws(ProtocolError) -> CILProtocol {
         let top = try section(root, path: "", line: nil, allowed: ["name", "description", "dataset", "classes", "memory", "backbone", "preprocessing", "training", "methods"])
         let name = try string(top, "name", default: defaultName)
+        // The name becomes a folder under --out: one safe path component.
+        if (try? RunExecution.checkSafeName(name)) == nil { throw fail(top.entry("name")?.keyLine, "name", RunExecutionError.unsafeName(name).description) }
         let summary = try string(top, "description", default: "")
         let dataset = try decodeDataset(try subsection(top, "dataset", allowed: ["name", "subset", "train_images_per_class", "test_images_per_class", "image_size", "synthetic_seed", "root", "cache"]))
 
@@ -240,6 +249,7 @@ private struct ProtocolDecoder {
             }
             methods[e.key] = try decodeMethod(e, in: methodsSection, backbone: backbone, preprocessing: preprocessing, trainingNode: trainingNode)
         }
+        if let problem = dataset.syntheticSizeProblem(totalClasses: total) { throw fail(top.entry("dataset")?.keyLine, "dataset", problem) }
         return CILProtocol(name: name, summary: summary, sourcePath: sourcePath, dataset: dataset, classOrderSource: orderSource,
                            totalClasses: total, baseClasses: base, classesPerPhase: perPhase, memory: memory, backbone: backbone,
                            preprocessing: preprocessing, training: training, methods: methods, overrides: overrides,
@@ -257,8 +267,8 @@ private struct ProtocolDecoder {
         if kind == .synthetic {
             d.trainImagesPerClass = try int(s, "train_images_per_class")
             d.testImagesPerClass = try int(s, "test_images_per_class")
-            d.imageSize = try int(s, "image_size", minimum: 8)
-            d.syntheticSeed = try int(s, "synthetic_seed", default: 0, minimum: 0)
+            d.imageSize = try int(s, "image_size", minimum: 8, maximum: 1024)
+            d.syntheticSeed = try int(s, "synthetic_seed", default: 0, minimum: 0, maximum: .max)
         } else {
             if let e = s.entry("synthetic_seed") { throw fail(e, in: s, "only synthetic datasets have synthetic_seed") }
             if kind.isFolder {
@@ -350,8 +360,8 @@ private struct ProtocolDecoder {
 
     func decodeTraining(_ node: ProtocolNode?, path: String, line: Int?) throws(ProtocolError) -> TrainingSettings {
         let s = try section(node, path: path, line: line, allowed: ["epochs", "incremental_epochs", "batch_size", "test_batch_size", "optimizer", "schedule"])
-        let epochs = try int(s, "epochs")
-        let incrementalEpochs = try int(s, "incremental_epochs", default: epochs)
+        let epochs = try int(s, "epochs", maximum: 10_000)
+        let incrementalEpochs = try int(s, "incremental_epochs", default: epochs, maximum: 10_000)
         let batch = try int(s, "batch_size")
         let testBatch = try int(s, "test_batch_size", default: batch)
         let o = try subsection(s, "optimizer", allowed: ["lr", "incremental_lr", "momentum", "weight_decay"])

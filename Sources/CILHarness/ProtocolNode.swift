@@ -34,6 +34,12 @@ struct ProtocolNode: Sendable, Equatable {
 
     /// Parses YAML text; syntax errors become `ProtocolError`s with Yams's line.
     static func parse(_ text: String, file: String) throws(ProtocolError) -> ProtocolNode {
+        // YAML forbids tabs in indentation; Yams's message for them never says "tab".
+        for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            if line.prefix(while: { $0 == " " || $0 == "\t" }).contains("\t") {
+                throw ProtocolError(file: file, line: i + 1, field: "", message: "indented with a tab: YAML indentation must use spaces")
+            }
+        }
         let root: Node?
         do {
             root = try Yams.compose(yaml: text)
@@ -53,8 +59,13 @@ struct ProtocolNode: Sendable, Equatable {
             return ProtocolError(file: file, line: mark.line, field: "", message: "YAML syntax error: \(what)")
         case let .reader(problem, _, _, _):
             return ProtocolError(file: file, line: nil, field: "", message: "unreadable YAML: \(problem)")
+        case let .duplicatedKeysInMapping(duplicates, context):
+            return ProtocolError(file: file, line: context.mark.line, field: "",
+                                 message: "duplicate key\(duplicates.count == 1 ? "" : "s") \(duplicates.map { "'\($0)'" }.joined(separator: ", ")) in one section")
         default:
-            return ProtocolError(file: file, line: nil, field: "", message: "unreadable YAML: \(error)")
+            // One line: Yams's descriptions can span several.
+            let first = "\(error)".split(separator: "\n").first.map(String.init) ?? "\(error)"
+            return ProtocolError(file: file, line: nil, field: "", message: "unreadable YAML: \(first)")
         }
     }
 

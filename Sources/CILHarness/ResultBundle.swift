@@ -1,3 +1,4 @@
+import CILData
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -8,9 +9,24 @@ import Glibc
 /// manifest.json, accuracy.csv, accuracy-matrix.csv, forgetting.csv, summary.md,
 /// curves.svg, digests.csv and log.jsonl. `manifest.json` (with log.jsonl) is the source
 /// of truth; the other files are views of it.
+///
+/// Schema 2 bundles verify themselves: the manifest lists every other member with its
+/// SHA-256 (`members`) and carries the SHA-256 of its own text with that field zeroed
+/// (`manifestSHA256`); reading refuses a bundle whose members or manifest do not match,
+/// naming the member. Schema 1 bundles (written before) still read, unverified.
 public enum ResultBundle {
-    /// The manifest schema this code writes and reads.
-    public static let schemaVersion = 1
+    /// The manifest schema this code writes.
+    public static let schemaVersion = 2
+    /// The schemas this code reads; those below `schemaVersion` are read unverified.
+    public static let readableSchemas = 1...2
+
+    /// How far a read bundle was checked.
+    public enum Verification: Sendable, Equatable {
+        /// Every member and the manifest matched their SHA-256.
+        case verified(members: Int)
+        /// A bundle of an older schema, without member checksums.
+        case unverified(schemaVersion: Int)
+    }
 
     /// Where a run's bundle goes.
     public static func path(outputFolder: String, protocolName: String, methodLabel: String, seed: Int) -> String {
@@ -31,17 +47,14 @@ public enum ResultBundle {
     public static func encode(_ r: RunResult, trace: [UInt8]? = nil) throws(BundleError) -> [UInt8] {
         if let problem = r.inconsistency { throw .invalidResult(problem) }
         if (trace == nil) != (r.trace == nil) { throw .invalidResult("the manifest's trace entry and the trace data disagree") }
-        let manifest: [UInt8]
         var log: [UInt8] = []
         do {
-            manifest = Array(try jsonEncoder(pretty: true).encode(Manifest(schemaVersion: schemaVersion, run: r))) + [0x0a]
             let lineEncoder = jsonEncoder(pretty: false)
             for record in r.log { log += Array(try lineEncoder.encode(record)) + [0x0a] }
         } catch {
-            throw .invalidResult("cannot encode the manifest: \(error)")
+            throw .invalidResult("cannot encode the log: \(error)")
         }
-        let files: [(String, [UInt8])] = [
-            ("manifest.json", manifest),
+        let others: [(String, [UInt8])] = [
             ("summary.md", Array(BundleTables.summaryMarkdown(r).utf8)),
             ("accuracy.csv", Array(BundleTables.accuracyCSV(r).utf8)),
             ("accuracy-matrix.csv", Array(BundleTables.matrixCSV(r).utf8)),
@@ -51,6 +64,17 @@ public enum ResultBundle {
             ("log.jsonl", log),
             ("chain.csv", Array(chainCSV(r.chain).utf8)),
         ] + (trace.map { [(KernelTrace.memberName, $0)] } ?? [])
+        let members = Dictionary(others.map { ($0.0, sha256($0.1)) }, uniquingKeysWith: { a, _ in a })
+        var manifest: [UInt8]
+        do {
+            manifest = Array(try jsonEncoder(pretty: true).encode(Manifest(schemaVersion: schemaVersion, run: r, members: members,
+                                                                            manifestSHA256: unsetDigest))) + [0x0a]
+        } catch {
+            throw .invalidResult("cannot encode the manifest: \(error)")
+        }
+        guard let field = selfDigestRange(manifest) else { throw .invalidResult("the manifest has no self digest field") }
+        manifest.replaceSubrange(field, with: Array(sha256(manifest).utf8))
+        let files = [("manifest.json", manifest)] + others
         let folder = "\(r.protocolName)_\(r.methodLabel)_seed-\(r.seed)"
         let tar = try TarArchive.write(folder: folder, files: files.map { TarArchive.Entry(name: $0.0, contents: $0.1) },
                                        mtime: Int(r.finishedAt.timeIntervalSince1970.rounded(.down)))
@@ -75,7 +99,7 @@ public enum ResultBundle {
         } catch {
             throw .io("cannot create the output folder \(folder): \(error.localizedDescription)")
         }
-        let temporary = (folder as NSString).appendingPathComponent(".\((destination as NSString).lastPathComponent).partial-\(getpid())")
+        let temporary = (folder as NSString).appendingPathComponent(".\((destination as NSString).lastPathComponent).\(AtomicFile.uniqueSuffix())")
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         guard fd >= 0 else { throw .io("cannot write \(temporary): \(String(cString: strerror(errno)))") }
         var written = 0
@@ -105,20 +129,29 @@ public enum ResultBundle {
 
     /// Reads a bundle file; any problem is a `BundleFileError` naming the file.
     public static func read(path: String) throws(BundleFileError) -> RunResult {
+        try readChecked(path: path).result
+    }
+
+    /// Reads and verifies a bundle file, saying how far it was verified.
+    public static func readChecked(path: String) throws(BundleFileError) -> (result: RunResult, verification: Verification) {
         guard let data = FileManager.default.contents(atPath: path) else {
             var isDirectory: ObjCBool = false
             let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
             throw BundleFileError(path: path, error: .io(exists ? (isDirectory.boolValue ? "is a folder, not a bundle" : "cannot read the file") : "no such file"))
         }
         do {
-            return try decode(Array(data))
+            return try decodeChecked(Array(data))
         } catch {
             throw BundleFileError(path: path, error: error)
         }
     }
 
     /// Parses a bundle's bytes, checking the schema version before anything else.
-    public static func decode(_ bytes: [UInt8]) throws(BundleError) -> RunResult {
+    public static func decode(_ bytes: [UInt8]) throws(BundleError) -> RunResult { try decodeChecked(bytes).result }
+
+    /// Parses and verifies a bundle's bytes: schema version first, then (schema 2) every
+    /// member's and the manifest's SHA-256, then the content.
+    public static func decodeChecked(_ bytes: [UInt8]) throws(BundleError) -> (result: RunResult, verification: Verification) {
         let tar = try Zstd.decompress(bytes)
         let entries = try TarArchive.read(tar)
         guard let manifest = entries.first(where: { $0.name == "manifest.json" }) else { throw .corrupt("no manifest.json inside") }
@@ -130,7 +163,8 @@ public enum ResultBundle {
         } catch {
             throw .corrupt("manifest.json has no schema version (\(error.localizedDescription))")
         }
-        guard version == schemaVersion else { throw .unsupportedSchema(found: version, supported: schemaVersion) }
+        guard readableSchemas.contains(version) else { throw .unsupportedSchema(found: version, supported: schemaVersion) }
+        let verification = version >= 2 ? try verify(entries, manifest: manifest.contents) : .unverified(schemaVersion: version)
         var result: RunResult
         do {
             result = try decoder.decode(RunResult.self, from: Data(manifest.contents))
@@ -153,8 +187,53 @@ public enum ResultBundle {
             throw .corrupt("the manifest lists a kernel trace but there is no \(trace.member) inside")
         }
         if let problem = result.inconsistency { throw .corrupt(problem) }
-        return result
+        return (result, verification)
     }
+
+    /// Checks every member against the manifest's `members` and the manifest against its
+    /// own `manifestSHA256`; every member must be listed and every listed one present.
+    static func verify(_ entries: [TarArchive.Entry], manifest: [UInt8]) throws(BundleError) -> Verification {
+        let listed: [String: String]
+        do { listed = try JSONDecoder().decode(MemberList.self, from: Data(manifest)).members } catch {
+            throw .corrupt("manifest.json has no member checksums (\(describe(error)))")
+        }
+        guard let field = selfDigestRange(manifest) else { throw .corrupt("manifest.json has no manifestSHA256") }
+        var zeroed = manifest
+        zeroed.replaceSubrange(field, with: Array(unsetDigest.utf8))
+        guard sha256(zeroed) == String(decoding: manifest[field], as: UTF8.self) else {
+            throw .corrupt("member manifest.json does not match its SHA-256 (edited or damaged)")
+        }
+        var seen = Set<String>()
+        for entry in entries where entry.name != "manifest.json" {
+            guard let expected = listed[entry.name] else { throw .corrupt("member \(entry.name) is not listed in the manifest (added after the run)") }
+            guard sha256(entry.contents) == expected else { throw .corrupt("member \(entry.name) does not match its SHA-256 in the manifest (edited or damaged)") }
+            seen.insert(entry.name)
+        }
+        if let absent = listed.keys.sorted().first(where: { !seen.contains($0) }) { throw .corrupt("member \(absent) listed in the manifest is missing") }
+        if entries.filter({ $0.name == "manifest.json" }).count > 1 { throw .corrupt("member manifest.json appears twice") }
+        return .verified(members: seen.count + 1)
+    }
+
+    static let unsetDigest = String(repeating: "0", count: 64)
+    private static let selfDigestKey = Array("\"manifestSHA256\" : \"".utf8)
+
+    /// The 64 hex digits of the manifest's `manifestSHA256` value.
+    static func selfDigestRange(_ manifest: [UInt8]) -> Range<Int>? {
+        let key = selfDigestKey
+        guard manifest.count >= key.count + 64 else { return nil }
+        for i in 0...(manifest.count - key.count - 64) where manifest[i] == key[0] {
+            if Array(manifest[i..<(i + key.count)]) == key {
+                let start = i + key.count
+                guard manifest.count > start + 64, manifest[start + 64] == UInt8(ascii: "\"") else { return nil }
+                return start..<(start + 64)
+            }
+        }
+        return nil
+    }
+
+    static func sha256(_ bytes: [UInt8]) -> String { SHA256.hex(of: bytes) }
+
+    private struct MemberList: Decodable { var members: [String: String] }
 
     /// The raw bytes of one archive member, nil when the bundle has no such member.
     public static func member(_ name: String, ofBundleAt path: String) throws(BundleFileError) -> [UInt8]? {
@@ -230,8 +309,12 @@ public enum ResultBundle {
     private struct Manifest: Encodable {
         var schemaVersion: Int
         var run: RunResult
+        /// SHA-256 of every other member, by name.
+        var members: [String: String]
+        /// SHA-256 of this manifest's text with this value set to 64 zeros.
+        var manifestSHA256: String
 
-        private enum CodingKeys: String, CodingKey { case schemaVersion, metrics }
+        private enum CodingKeys: String, CodingKey { case schemaVersion, metrics, members, manifestSHA256 }
         private struct Metrics: Encodable { var cnn: ClassifierMetrics; var nme: ClassifierMetrics? }
 
         func encode(to encoder: any Encoder) throws {
@@ -239,6 +322,8 @@ public enum ResultBundle {
             var c = encoder.container(keyedBy: CodingKeys.self)
             try c.encode(schemaVersion, forKey: .schemaVersion)
             try c.encode(Metrics(cnn: run.cnnMetrics, nme: run.nmeMetrics), forKey: .metrics)
+            try c.encode(members, forKey: .members)
+            try c.encode(manifestSHA256, forKey: .manifestSHA256)
         }
     }
 }

@@ -62,6 +62,7 @@ public struct RunPlan {
         let loaded = try DatasetLoading.load(file.dataset, totalClasses: file.totalClasses, dataRoot: dataRoot,
                                              measureStatistics: block.preprocessing == .resizeCropMeasured, cacheFolder: datasetCache, threads: threads)
         let (train, test, channels) = try loaded.map { ($0.train, $0.test, 3) } ?? Self.loadData(file.dataset, totalClasses: file.totalClasses, dataRoot: dataRoot)
+        if loaded == nil { try file.dataset.checkCounts(train: train, test: test, totalClasses: file.totalClasses, dataRoot: dataRoot) }
         datasetDigest = loaded?.digest ?? Self.digest(train, test)
         datasetRecord = loaded?.record ?? [:]
         let training = block.training
@@ -115,8 +116,11 @@ public struct RunPlan {
         case .cifar100:
             guard let root = dataRoot else { throw HarnessError.mismatch("CIFAR-100 needs --data-root (a folder holding cifar-100-binary/ or cifar-100-python/)") }
             let read = { (split: CIFAR.Split) throws -> ImageDataset in
-                if let binary = try? CIFAR.readBinary(root: root, variant: .cifar100, split: split) { return binary }
-                return try CIFAR.readPickle(root: root, variant: .cifar100, split: split)
+                // The binary form when it is there (its errors are the user's answer, never
+                // swallowed), else the Python pickles.
+                do { return try CIFAR.readBinary(root: root, variant: .cifar100, split: split) } catch DataError.missingSplit, DataError.missingFile {
+                    return try CIFAR.readPickle(root: root, variant: .cifar100, split: split)
+                }
             }
             return (try limit(read(.train), spec.trainImagesPerClass), try limit(read(.test), spec.testImagesPerClass), 3)
         case .cifar10, .imageFolder, .tinyImageNet:

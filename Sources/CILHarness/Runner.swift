@@ -68,9 +68,10 @@ public final class Runner {
         testAssembler = BatchAssembler(source: configuration.test, preprocessing: configuration.testPreprocessing, seed: configuration.seed, labelMap: map)
     }
 
-    /// G3 applies under `reference` to methods whose AANets reference trainer accumulates.
+    /// G3 applies under `reference` to methods that declare their AANets reference trainer
+    /// accumulates α's gradient.
     static func accumulatesAlphaGradient(method: any IncrementalMethod, fidelity: Fidelity) -> Bool {
-        fidelity == .reference && (method as? AANetsReferenceTrainer)?.referenceAlphaGradient == .accumulated
+        fidelity == .reference && method.referenceAlphaGradient == .accumulated
     }
 
     func adopt(network: Network, memory: ExemplarMemory, records: [PhaseOutcome], imageOverrides: [Int: [UInt8]] = [:], alphaGradientSum: [Double]? = nil) {

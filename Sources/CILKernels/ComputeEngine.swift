@@ -46,9 +46,12 @@ public enum KernelPath: String, Sendable {
 public enum KernelError: Error, CustomStringConvertible {
     case dnnl(call: String, status: Int32)
     case invalidArgument(String)
+    /// Engines whose process-wide settings would conflict.
+    case processConfiguration(String)
 
     public var description: String {
         switch self {
+        case .processConfiguration(let what): return what
         case .dnnl(let call, let status): return "oneDNN call \(call) failed with status \(status)"
         case .invalidArgument(let what): return "invalid kernel argument: \(what)"
         }
@@ -77,10 +80,21 @@ public final class ComputeEngine {
     /// Primitive caches keyed by shape; filled once per shape, looked up afterwards.
     var primitiveCache: [String: AnyObject] = [:]
 
-    public init(threads: Int = 2, path: KernelPath = .fast) throws {
-        precondition(threads >= 1)
+    /// Whether this engine claimed the process's thread configuration for itself.
+    public let exclusive: Bool
+
+    /// - Parameters:
+    ///   - threads: 1 ... `ComputeEngine.maximumThreads` (the machine's CPU count).
+    ///   - exclusive: the engine of a run: refuses (`KernelError.processConfiguration`)
+    ///     while an engine with another thread count lives in this process, and makes
+    ///     later engines with another count refuse, since OpenMP's and OpenBLAS's thread
+    ///     counts (and glibc's malloc settings) are process-wide and a result's last bits
+    ///     depend on them.
+    public init(threads: Int = 2, path: KernelPath = .fast, exclusive: Bool = false) throws {
+        try ProcessConfiguration.acquire(threads: threads, exclusive: exclusive)
         self.threads = threads
         self.path = path
+        self.exclusive = exclusive
         // Pin both libraries' thread pools: oneDNN's backward-weights and OpenBLAS's sgemm
         // change their last bits with the thread count.
         omp_set_num_threads(Int32(threads))
@@ -89,17 +103,49 @@ public final class ComputeEngine {
         // every batch (glibc's default costs up to 2x on inference).
         cil_keep_freed_memory_mapped()
         var engine: dnnl_engine_t?
-        try dnnlCheck(dnnl_engine_create(&engine, dnnl_cpu, 0), "dnnl_engine_create")
         var stream: dnnl_stream_t?
-        try dnnlCheck(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags.rawValue), "dnnl_stream_create")
-        dnnlEngine = engine!
-        dnnlStream = stream!
+        do {
+            try dnnlCheck(dnnl_engine_create(&engine, dnnl_cpu, 0), "dnnl_engine_create")
+            try dnnlCheck(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags.rawValue), "dnnl_stream_create")
+        } catch {
+            ProcessConfiguration.release(threads: threads, exclusive: exclusive)
+            throw error
+        }
+        guard let engine, let stream else {
+            ProcessConfiguration.release(threads: threads, exclusive: exclusive)
+            throw KernelError.invalidArgument("oneDNN returned no engine or stream")
+        }
+        dnnlEngine = engine
+        dnnlStream = stream
     }
 
     deinit {
         primitiveCache.removeAll()
         dnnl_stream_destroy(dnnlStream)
         dnnl_engine_destroy(dnnlEngine)
+        ProcessConfiguration.release(threads: threads, exclusive: exclusive)
+    }
+
+    /// The largest thread count an engine accepts: the CPUs this process may use.
+    public static var maximumThreads: Int { ProcessInfo.processInfo.activeProcessorCount }
+
+    /// The process-wide settings engines share (OpenMP's and OpenBLAS's thread counts,
+    /// glibc's malloc options), checked for every engine made.
+    enum ProcessConfiguration {
+        nonisolated(unsafe) private static var registry = EngineConfigurationRegistry()
+        private static let lock = NSLock()
+
+        static func acquire(threads: Int, exclusive: Bool) throws(KernelError) {
+            lock.lock()
+            defer { lock.unlock() }
+            try registry.acquire(threads: threads, exclusive: exclusive, maximum: ComputeEngine.maximumThreads)
+        }
+
+        static func release(threads: Int, exclusive: Bool) {
+            lock.lock()
+            defer { lock.unlock() }
+            registry.release(threads: threads, exclusive: exclusive)
+        }
     }
 
     /// Whether a kernel on tensors of this dtype runs the reference loops.
@@ -141,4 +187,33 @@ public final class ComputeEngine {
 @inline(__always)
 func dnnlCheck(_ status: dnnl_status_t, _ call: String) throws {
     if status != dnnl_success { throw KernelError.dnnl(call: call, status: Int32(status.rawValue)) }
+}
+
+
+/// Which thread counts live engines use and whether one is a run's (exclusive) engine: one
+/// engine configuration per process. An exclusive engine refuses to start beside engines of
+/// another thread count, and no engine of another count starts beside an exclusive one.
+public struct EngineConfigurationRegistry: Sendable {
+    private var live: [Int: Int] = [:]
+    private var exclusiveLive: [Int: Int] = [:]
+
+    public init() {}
+
+    public mutating func acquire(threads: Int, exclusive: Bool, maximum: Int) throws(KernelError) {
+        guard threads >= 1, threads <= maximum else {
+            throw .processConfiguration("threads must be between 1 and \(maximum) (this machine's CPU count), got \(threads)")
+        }
+        let others = live.filter { $0.key != threads && $0.value > 0 }.keys.sorted()
+        let exclusiveOthers = exclusiveLive.filter { $0.key != threads && $0.value > 0 }.keys.sorted()
+        if let other = (exclusive ? others : exclusiveOthers).first {
+            throw .processConfiguration("an engine with \(threads) threads cannot run beside \(exclusive ? "an engine" : "a run's engine") with \(other) threads in the same process: thread counts are process-wide and change results")
+        }
+        live[threads, default: 0] += 1
+        if exclusive { exclusiveLive[threads, default: 0] += 1 }
+    }
+
+    public mutating func release(threads: Int, exclusive: Bool) {
+        live[threads, default: 1] -= 1
+        if exclusive { exclusiveLive[threads, default: 1] -= 1 }
+    }
 }

@@ -8,13 +8,8 @@ public enum ReferenceAlphaGradient: String, Sendable {
     case zeroedEachStep = "zeroed-each-step"
 }
 
-/// A method whose AANets reference trainer deviates from zeroing α's gradient. Methods that
-/// do not conform get `.zeroedEachStep`.
-public protocol AANetsReferenceTrainer {
-    var referenceAlphaGradient: ReferenceAlphaGradient { get }
-}
-
-extension LUCIR: AANetsReferenceTrainer {
-    /// G3: the LUCIR trainer of [AAN] has no `fusion_optimizer.zero_grad()` (commit c89f277).
+/// G3: the LUCIR trainer of [AAN] has no `fusion_optimizer.zero_grad()` (commit c89f277).
+/// Declared through `IncrementalMethod.referenceAlphaGradient`, which the runner asks.
+extension LUCIR {
     public var referenceAlphaGradient: ReferenceAlphaGradient { .accumulated }
 }

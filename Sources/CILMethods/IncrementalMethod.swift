@@ -112,6 +112,10 @@ public protocol IncrementalMethod: AnyObject {
     /// whose methods give the same signature share a cached phase 0, as the reference
     /// code's `--resume_fg` lets LUCIR, iCaRL and their AANets versions do.
     var phaseZeroSignature: String { get }
+    /// How the AANets reference code's trainer for this method treats α's gradient between
+    /// α steps (G3); the harness applies it under `fidelity: reference`. Default:
+    /// `.zeroedEachStep`.
+    var referenceAlphaGradient: ReferenceAlphaGradient { get }
 }
 
 extension IncrementalMethod {
@@ -120,6 +124,7 @@ extension IncrementalMethod {
     public func endPhase(_ context: PhaseContext, network: Network) throws {}
     public func afterExemplarSelection(_ context: PhaseContext, network: Network, data: any PhaseData) throws {}
     public var gradientClamp: Double? { nil }
+    public var referenceAlphaGradient: ReferenceAlphaGradient { .zeroedEachStep }
     public func backbone(for architecture: ResNetArchitecture) -> ResNetArchitecture { architecture }
     /// By default a method shares phase 0 with nobody but itself at the same settings.
     public var phaseZeroSignature: String {

@@ -9,7 +9,7 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Measure training-step throughput (images/s, batch 128) and per-layer conv GFLOP/s.")
 
-    @Option(help: "Threads for oneDNN and OpenBLAS.") var threads = 2
+    @Option(parsing: .unconditional, help: "Threads for oneDNN and OpenBLAS, 1 to the CPU count.") var threads = 2
     @Option(help: "Batch size.") var batch = 128
     @Option(help: "Timed steps per case (median reported).") var iterations = 10
     @Option(help: "Comma-separated cases (default: all): \(TrainingStepCase.allCases.map(\.rawValue).joined(separator: ", ")).")
@@ -19,7 +19,8 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Also print where each case's step time goes, per kernel kind.") var profile = false
 
     func run() throws {
-        let engine = try ComputeEngine(threads: threads)
+        let engine: ComputeEngine
+        do { engine = try ComputeEngine(threads: try checkedThreads(threads)) } catch let error as ExitCode { throw error } catch { throw failure("\(error)") }
         var selected = TrainingStepCase.allCases
         if let cases {
             selected = try cases.split(separator: ",").map { name in

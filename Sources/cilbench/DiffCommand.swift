@@ -21,7 +21,7 @@ struct DiffCommand: ParsableCommand {
     @Argument(help: "The baseline bundle.")
     var baseline: String
 
-    @Option(help: "Largest allowed per-phase difference, in accuracy points (overrides the stored policy).")
+    @Option(parsing: .unconditional, help: "Largest allowed per-phase difference, in accuracy points (overrides the stored policy).")
     var tolerance: Double?
 
     @Option(help: "A policy file to judge by (default: the policy.yaml stored beside the baseline).")
@@ -29,13 +29,7 @@ struct DiffCommand: ParsableCommand {
 
     func run() throws {
         if let tolerance, !(tolerance >= 0 && tolerance.isFinite) { throw failure("--tolerance must be a non-negative number of points") }
-        let run: RunResult, base: RunResult
-        do {
-            run = try ResultBundle.read(path: bundle)
-            base = try ResultBundle.read(path: baseline)
-        } catch {
-            throw failure(error.description)
-        }
+        let run = try readBundle(bundle), base = try readBundle(baseline)
         let diff: BundleDiff
         if let tolerance {
             diff = BundleDiff(candidate: run, baseline: base, tolerance: tolerance)

@@ -23,7 +23,7 @@ struct PolicyCommand: ParsableCommand {
         guard !files.isEmpty else { throw failure("no result bundles (*.tar.zst) in \(paths.joined(separator: " "))") }
         var results: [RunResult] = []
         for file in files {
-            do { results.append(try ResultBundle.read(path: file)) } catch { throw failure(error.description) }
+            results.append(try readBundle(file))
         }
         let policy: DiffPolicy
         do { policy = try DiffPolicy.derive(protocolName: protocolName, from: results) } catch { throw failure("\(error)") }

@@ -18,7 +18,7 @@ struct ReplayKernelCommand: ParsableCommand {
             """)
 
     @Argument(help: "A kernel capture file.") var file: String
-    @Option(help: "Threads for oneDNN and OpenBLAS (default: the capturing replay's count).") var threads: Int?
+    @Option(parsing: .unconditional, help: "Threads for oneDNN and OpenBLAS (default: the capturing replay's count).") var threads: Int?
 
     func run() throws {
         let code: Int32
@@ -27,7 +27,7 @@ struct ReplayKernelCommand: ParsableCommand {
     }
 
     func execute() throws -> Int32 {
-        if let threads, threads < 1 { throw failure("--threads must be at least 1") }
+        if let threads { _ = try checkedThreads(threads) }
         let capture: KernelCapture
         do { capture = try KernelCapture.read(path: file) } catch { throw failure("\(error)") }
         let call = capture.call

@@ -12,7 +12,7 @@ struct ShowCommand: ParsableCommand {
 
     func run() throws {
         let result: RunResult
-        do { result = try ResultBundle.read(path: bundle) } catch { throw failure(error.description) }
+        result = try readBundle(bundle)
         print(ResultBundle.summary(result), terminator: "")
     }
 }

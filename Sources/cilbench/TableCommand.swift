@@ -30,7 +30,7 @@ struct TableCommand: ParsableCommand {
         guard !files.isEmpty else { throw failure("no result bundles (*.tar.zst) in \(paths.joined(separator: " "))") }
         var results: [RunResult] = []
         for file in files {
-            do { results.append(try ResultBundle.read(path: file)) } catch { throw failure(error.description) }
+            results.append(try readBundle(file))
         }
         // The shipped files' fingerprints tell an edited protocol from the paper's setting.
         var shipped: [String: String] = [:]

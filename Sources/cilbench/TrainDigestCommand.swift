@@ -16,14 +16,16 @@ struct TrainDigestCommand: ParsableCommand {
             """)
 
     @Option(help: "SGD steps.") var steps = 3
-    @Option(help: "Threads for oneDNN and OpenBLAS.") var threads = 2
+    @Option(parsing: .unconditional, help: "Threads for oneDNN and OpenBLAS, 1 to the CPU count.") var threads = 2
     @Option(help: "Batch size.") var batch = 32
     @Option(help: "Seed of the initialisation and the data.") var seed: UInt64 = 0
     @Flag(help: "Train the AANets dual-branch network built from the initial ResNet-32.") var aanets = false
 
     func validate() throws {
         guard steps >= 1 else { throw ValidationError("--steps must be at least 1") }
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        guard threads >= 1, threads <= ComputeEngine.maximumThreads else {
+            throw ValidationError("--threads must be between 1 and \(ComputeEngine.maximumThreads) (this machine's CPU count), got \(threads)")
+        }
         guard batch >= 2 else { throw ValidationError("--batch must be at least 2 (batch norm needs two samples)") }
     }
 

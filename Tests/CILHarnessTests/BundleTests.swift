@@ -30,7 +30,7 @@ import Testing
         #expect(extracted.status == 0, "\(extracted.error)")
         let dir = out.appendingPathComponent(folder)
         let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("manifest.json"))) as? [String: Any]
-        #expect(manifest?["schemaVersion"] as? Int == 1)
+        #expect(manifest?["schemaVersion"] as? Int == 2)
         #expect(manifest?["protocolName"] as? String == "smoke")
         #expect(manifest?["seed"] as? Int == 1)
         #expect((manifest?["metrics"] as? [String: Any])?["cnn"] != nil)
@@ -60,16 +60,16 @@ import Testing
         try run("/usr/bin/tar", ["--zstd", "-xf", path], in: out)
         let manifestURL = out.appendingPathComponent("smoke_lucir_seed-1/manifest.json")
         let text = try String(contentsOf: manifestURL, encoding: .utf8)
-        #expect(text.contains("\"schemaVersion\" : 1,"))
-        try text.replacingOccurrences(of: "\"schemaVersion\" : 1,", with: "\"schemaVersion\" : 2,").write(to: manifestURL, atomically: true, encoding: .utf8)
-        let doctored = out.appendingPathComponent("v2.tar.zst").path
+        #expect(text.contains("\"schemaVersion\" : 2,"))
+        try text.replacingOccurrences(of: "\"schemaVersion\" : 2,", with: "\"schemaVersion\" : 3,").write(to: manifestURL, atomically: true, encoding: .utf8)
+        let doctored = out.appendingPathComponent("v3.tar.zst").path
         try run("/usr/bin/tar", ["--zstd", "-cf", doctored, "-C", out.path, "smoke_lucir_seed-1"])
         do {
             _ = try ResultBundle.read(path: doctored)
-            Issue.record("a version-2 bundle was accepted")
+            Issue.record("a version-3 bundle was accepted")
         } catch {
-            #expect(error.error == .unsupportedSchema(found: 2, supported: 1))
-            #expect(error.description == "\(doctored): result bundle has manifest schema version 2; this cilbench reads version 1")
+            #expect(error.error == .unsupportedSchema(found: 3, supported: 2))
+            #expect(error.description == "\(doctored): result bundle has manifest schema version 3; this cilbench reads versions up to 2")
         }
     }
 

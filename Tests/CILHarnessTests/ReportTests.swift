@@ -145,7 +145,7 @@ import Testing
         // Another schema version, re-packed with GNU tar.
         try run("/usr/bin/tar", ["--zstd", "-xf", good], in: out)
         let manifest = out.appendingPathComponent("smoke_lucir_seed-1/manifest.json")
-        let text = try String(contentsOf: manifest, encoding: .utf8).replacingOccurrences(of: "\"schemaVersion\" : 1,", with: "\"schemaVersion\" : 7,")
+        let text = try String(contentsOf: manifest, encoding: .utf8).replacingOccurrences(of: "\"schemaVersion\" : 2,", with: "\"schemaVersion\" : 7,")
         try text.write(to: manifest, atomically: true, encoding: .utf8)
         let v7 = out.appendingPathComponent("v7.tar.zst").path
         try run("/usr/bin/tar", ["--zstd", "-cf", v7, "-C", out.path, "smoke_lucir_seed-1"])

@@ -76,7 +76,7 @@ extension ImageDataset {
 /// after exemplar selection (`afterExemplarSelection`: LUCIR's class-balanced finetuning,
 /// §5.2; PODNet's balanced finetuning, which trains every proxy block as the reference code
 /// does) runs after that check, by design outside the window.
-final class ConformanceProbe: IncrementalMethod, AANetsReferenceTrainer {
+final class ConformanceProbe: IncrementalMethod {
     static let name = "conformance-probe"
     static let summary = "test wrapper"
     static let settingKeys: [String] = []
@@ -103,7 +103,7 @@ final class ConformanceProbe: IncrementalMethod, AANetsReferenceTrainer {
     func backbone(for architecture: ResNetArchitecture) -> ResNetArchitecture { inner.backbone(for: architecture) }
     /// G3 is decided by the wrapped method's reference trainer.
     var referenceAlphaGradient: ReferenceAlphaGradient {
-        (inner as? AANetsReferenceTrainer)?.referenceAlphaGradient ?? .zeroedEachStep
+        inner.referenceAlphaGradient
     }
 
     func makeHead(featureDimension: Int, classes: Int, seed: UInt64) -> any ClassifierHead {

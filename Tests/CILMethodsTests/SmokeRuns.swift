@@ -56,6 +56,7 @@ class ForwardingMethod: IncrementalMethod {
     var trainingData: TrainingData { inner.trainingData }
     var gradientClamp: Double? { inner.gradientClamp }
     var phaseZeroSignature: String { inner.phaseZeroSignature }
+    var referenceAlphaGradient: ReferenceAlphaGradient { inner.referenceAlphaGradient }
     func backbone(for architecture: ResNetArchitecture) -> ResNetArchitecture { inner.backbone(for: architecture) }
     func makeHead(featureDimension: Int, classes: Int, seed: UInt64) -> any ClassifierHead {
         inner.makeHead(featureDimension: featureDimension, classes: classes, seed: seed)
