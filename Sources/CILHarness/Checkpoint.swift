@@ -120,12 +120,15 @@ public struct Checkpoint: Codable, Equatable {
 
 /// Write-then-rename, so a killed process never leaves a file that looks complete.
 public enum AtomicFile {
+    /// A temporary name no other writer (process or thread) uses at the same time.
+    public static func uniqueSuffix() -> String { "partial-\(getpid())-\(String(UInt64.random(in: 0...UInt64.max), radix: 16))" }
+
     public static func write(_ data: Data, to url: URL) throws {
         let folder = url.deletingLastPathComponent()
         do { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) } catch {
             throw HarnessError.unwritable(folder.path, reason: error.localizedDescription)
         }
-        let temporary = folder.appendingPathComponent(".\(url.lastPathComponent).partial-\(getpid())")
+        let temporary = folder.appendingPathComponent(".\(url.lastPathComponent).\(uniqueSuffix())")
         guard FileManager.default.createFile(atPath: temporary.path, contents: nil) else {
             throw HarnessError.unwritable(temporary.path, reason: "cannot create file")
         }

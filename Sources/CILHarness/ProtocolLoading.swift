@@ -187,6 +187,8 @@ private struct ProtocolDecoder {
     func decode(_ root: ProtocolNode, defaultName: String, sourcePath: String, overrides: [String]) throws(ProtocolError) -> CILProtocol {
         let top = try section(root, path: "", line: nil, allowed: ["name", "description", "dataset", "classes", "memory", "backbone", "preprocessing", "training", "methods"])
         let name = try string(top, "name", default: defaultName)
+        // The name becomes a folder under --out: one safe path component.
+        if (try? RunExecution.checkSafeName(name)) == nil { throw fail(top.entry("name")?.keyLine, "name", RunExecutionError.unsafeName(name).description) }
         let summary = try string(top, "description", default: "")
         let dataset = try decodeDataset(try subsection(top, "dataset", allowed: ["name", "subset", "train_images_per_class", "test_images_per_class", "image_size", "synthetic_seed"]))
 

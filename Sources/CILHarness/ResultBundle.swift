@@ -75,7 +75,7 @@ public enum ResultBundle {
         } catch {
             throw .io("cannot create the output folder \(folder): \(error.localizedDescription)")
         }
-        let temporary = (folder as NSString).appendingPathComponent(".\((destination as NSString).lastPathComponent).partial-\(getpid())")
+        let temporary = (folder as NSString).appendingPathComponent(".\((destination as NSString).lastPathComponent).\(AtomicFile.uniqueSuffix())")
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         guard fd >= 0 else { throw .io("cannot write \(temporary): \(String(cString: strerror(errno)))") }
         var written = 0

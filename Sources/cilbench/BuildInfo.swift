@@ -1,8 +1,12 @@
+import CILHarness
 import Foundation
 
 /// cilbench's version and the git revision of the checkout it runs from, for manifests.
 enum BuildInfo {
     static let version = "0.1.0"
+
+    /// The identity manifests record and the phase-0 cache is keyed by.
+    static let identity = BuildIdentity.current(version: version, revision: gitRevision)
 
     /// `git rev-parse --short HEAD` of the package the executable was built in, with
     /// "-dirty" when the work tree has changes; "unknown" outside a checkout.

@@ -21,6 +21,13 @@ struct KilledRunResumeTests {
         return (process, err)
     }
 
+    /// The one protocol folder a run made under `out` (`smoke@<tag>` with overrides).
+    static func protocolFolder(in out: String) throws -> String {
+        let names = try FileManager.default.contentsOfDirectory(atPath: out).filter { !$0.hasPrefix(".") }
+        guard names.count == 1 else { throw CocoaError(.fileNoSuchFile) }
+        return names[0]
+    }
+
     @Test func killedMidPhaseThenResumedEqualsUnbroken() throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("cilbench-kill-\(getpid())")
         try? FileManager.default.removeItem(at: root)
@@ -33,7 +40,10 @@ struct KilledRunResumeTests {
 
         // Kill as soon as phase 0's checkpoint exists, i.e. while phase 1 trains.
         let (victim, _) = try Self.start(["--out", killedOut])
-        let folder = URL(fileURLWithPath: killedOut).appendingPathComponent("smoke/lucir+aanets")
+        // With --set, the protocol's folder carries the settings' tag: the same for both outs.
+        let protocolFolder = try Self.protocolFolder(in: unbrokenOut)
+        #expect(protocolFolder.hasPrefix("smoke@"))
+        let folder = URL(fileURLWithPath: killedOut).appendingPathComponent("\(protocolFolder)/lucir+aanets")
         let checkpoint = folder.appendingPathComponent("seed-1993.checkpoint")
         let deadline = Date().addingTimeInterval(120)
         while !FileManager.default.fileExists(atPath: checkpoint.path) && victim.isRunning && Date() < deadline { usleep(5_000) }
@@ -49,7 +59,7 @@ struct KilledRunResumeTests {
         #expect(resumed.terminationStatus == 0)
         #expect(log.contains("resuming after phase"))
 
-        let a = try ResultBundle.read(path: URL(fileURLWithPath: unbrokenOut).appendingPathComponent("smoke/lucir+aanets/seed-1993.tar.zst").path)
+        let a = try ResultBundle.read(path: URL(fileURLWithPath: unbrokenOut).appendingPathComponent("\(protocolFolder)/lucir+aanets/seed-1993.tar.zst").path)
         let b = try ResultBundle.read(path: bundle.path)
         #expect(a.phases.map(\.parameterDigest) == b.phases.map(\.parameterDigest))
         #expect(a.phases.map(\.exemplarDigest) == b.phases.map(\.exemplarDigest))
