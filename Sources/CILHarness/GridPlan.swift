@@ -171,26 +171,19 @@ public struct GridPlan: Sendable {
     }
 }
 
-/// Bundle paths as `cilbench run` writes them (issue 11's rule, `RunExecution.bundleURL`).
+/// Bundle paths as `cilbench run` writes them: `RunExecution`'s rule, the one source.
 public enum GridPaths {
     public static func bundleURL(out: URL, protocol file: CILProtocol, method: String, aanets: Bool, seed: UInt64) -> URL {
-        out.appendingPathComponent(protocolFolderName(file, method: method, aanets: aanets))
-            .appendingPathComponent(aanets ? "\(method)+aanets" : method)
-            .appendingPathComponent("seed-\(seed).tar.zst")
+        RunExecution.bundleURL(out: out, protocol: file, method: method, aanets: aanets, seed: seed)
     }
 
     public static func protocolFolderName(_ file: CILProtocol, method: String, aanets: Bool) -> String {
-        guard !file.overrides.isEmpty else { return file.name }
-        let settings = file.resolvedSettings(method: method, aanets: aanets).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
-        return "\(file.name)@\(String(SHA256.hex(of: Array(([file.sharedFingerprint] + settings).joined(separator: "\n").utf8)).prefix(12)))"
+        RunExecution.protocolFolderName(file, method: method, aanets: aanets)
     }
 
     /// Why a protocol name cannot be a folder name, nil when it can.
     public static func unsafeNameProblem(_ name: String) -> String? {
-        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
-        guard !name.isEmpty, name.count <= 64, name.allSatisfy({ allowed.contains($0) }), !name.hasPrefix("."), !name.hasPrefix("-") else {
-            return "the name '\(name)' is not one safe path component (letters, digits, . _ -, at most 64)"
-        }
+        do { try RunExecution.checkSafeName(name) } catch { return "\(error)" }
         return nil
     }
 }

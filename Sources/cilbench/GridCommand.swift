@@ -96,7 +96,9 @@ struct GridCosts {
     /// CPU-hours still to spend: the calibrated estimate of every cell not done, less what
     /// running and interrupted cells have kept (their finished phases).
     var cpuHoursLeft: Double? {
-        guard let model else { return nil }
+        guard let model else {
+            return states.allSatisfy { if case .done = $0 { return true } else { return false } } ? 0 : nil
+        }
         var left = 0.0
         for (i, state) in states.enumerated() {
             switch state {
@@ -117,7 +119,7 @@ struct GridCosts {
 
 /// The build string the phase-0 cache is keyed by (`cilbench run` uses the same).
 enum GridBuild {
-    static var key: String { BuildInfo.gitRevision }
+    static var key: String { BuildInfo.identity.cacheKey }
 }
 
 func hours(_ h: Double?) -> String {
@@ -164,7 +166,7 @@ struct GridPlanCommand: ParsableCommand {
         }
         print("")
         for group in plan.sharedPhaseZero {
-            print("shared phase 0: cell \(group.producer) trains it, cells \(group.consumers.map(String.init).joined(separator: ", ")) start from it")
+            print("shared phase 0: cell \(group.producer) trains it, \(group.consumers.count == 1 ? "cell" : "cells") \(group.consumers.map(String.init).joined(separator: ", ")) \(group.consumers.count == 1 ? "starts" : "start") from it")
         }
         let total = costs.model.map { _ in plan.cells.indices.compactMap { costs.cpuHours($0) }.reduce(0, +) }
         if let model = costs.model {
@@ -221,7 +223,7 @@ struct GridStatusCommand: ParsableCommand {
         }
         let order = ["done", "running", "interrupted", "failed", "pending", "bad bundle"]
         let summary = order.compactMap { label in counts[label].map { "\($0) \(label)" } }.joined(separator: ", ")
-        print("\(plan.cells.count) cells: \(summary); CPU-hours spent \(hours(costs.cpuHoursSpent)), left \(throughput == nil ? "unknown (run `grid plan` once to measure this machine)" : "\(hours(costs.cpuHoursLeft)) (estimate\(costs.calibratedBy > 0 ? ", calibrated by \(costs.calibratedBy) finished cells" : ""))")")
+        print("\(plan.cells.count) cells: \(summary); CPU-hours spent \(hours(costs.cpuHoursSpent)), left \(costs.cpuHoursLeft == nil ? "unknown (run `grid plan` once to measure this machine)" : "\(hours(costs.cpuHoursLeft)) (estimate\(costs.calibratedBy > 0 ? ", calibrated by \(costs.calibratedBy) finished cells" : ""))")")
     }
 }
 

@@ -1,9 +1,9 @@
 import CILHarness
 import Foundation
 
-/// The one place the grid starts a run. Until the harness's `RunExecution` (issue 11) is
-/// merged, this goes through `cilbench run --resume`'s own code in this process (no
-/// progress events: the status file shows the phase only when the run ends).
+/// The one place the grid starts a run: the harness's `RunExecution`, with `--resume`
+/// semantics and the shared phase-0 cache, exactly as `cilbench run --resume` (same bundle
+/// path, same bits).
 enum GridRunPath {
     enum Event {
         case progress(RunEvent)
@@ -12,16 +12,28 @@ enum GridRunPath {
         case note(String)
     }
 
+    /// Prepares the cell's run (output checks, the cell's lock, data, engine) and returns
+    /// the call that trains it and writes its bundle.
     static func start(_ cell: GridCell, out: URL, threads: Int, dataRoot: String?, observer: @escaping (Event) -> Void) throws -> () throws -> URL {
-        var arguments = [cell.protocolName, "--method", cell.method, "--seed", String(cell.seed), "--out", out.path, "--threads", String(threads), "--resume",
-                         "--protocols", ProtocolLibrary.locate().directory]
-        if cell.aanets { arguments.append("--aanets") }
-        if let dataRoot { arguments += ["--data-root", dataRoot] }
-        for set in cell.overrides { arguments += ["--set", set] }
-        let command = try RunCommand.parse(arguments)
+        let request = RunRequest(protocol: cell.protocolFile, method: cell.method, aanets: cell.aanets, seed: cell.seed, dataRoot: dataRoot, threads: threads)
+        let options = RunExecution.Options(resume: true, phaseZeroCache: true, build: BuildInfo.identity)
+        let execution = try RunExecution(request: request, outputFolder: out, options: options) { event in
+            switch event {
+            case .progress(let e): observer(.progress(e))
+            case .resumed(let finished, let phases, _):
+                observer(.resumed(finished))
+                observer(.note("resuming after phase \(finished) of \(phases)"))
+            case .phaseZeroFromCache(let path): observer(.note("phase 0 from the cache: \(path)"))
+            case .cacheEntryIgnored(let path, let reason): observer(.note("warning: ignoring the phase-0 cache entry \(path): \(reason)"))
+            case .cacheWriteFailed(let path, let reason): observer(.note("warning: the phase-0 cache entry \(path) was not written: \(reason)"))
+            case .replacingBundle(let path): observer(.note("replacing \(path) (same settings)"))
+            default: break
+            }
+        }
         return {
-            try command.execute()
-            return cell.bundleURL(out: out)
+            let outcome = try execution.execute()
+            guard let url = outcome.bundleURL else { throw HarnessError.mismatch("the run wrote no bundle") }
+            return url
         }
     }
 }
