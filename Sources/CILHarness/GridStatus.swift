@@ -70,8 +70,9 @@ public struct GridCellStatus: Codable, Sendable, Equatable {
 
 /// A cell's state as read from disk.
 public enum GridCellState: Sendable, Equatable {
-    /// The bundle exists and reads back; its measured wall seconds (all phases) and threads.
-    case done(seconds: Double, threads: Int)
+    /// The bundle exists and reads back; its measured wall seconds per phase (a phase 0
+    /// taken from the cache shows its producer's time) and threads.
+    case done(phaseSeconds: [Double], threads: Int)
     /// A worker is on it (its process is alive, or its last update is recent).
     case running(GridCellStatus)
     /// Stopped or killed after `finishedPhases` phases; the next run resumes there.
@@ -102,7 +103,7 @@ public enum GridStatus {
         if FileManager.default.fileExists(atPath: bundle.path) {
             do {
                 let result = try ResultBundle.read(path: bundle.path)
-                return .done(seconds: result.phases.map(\.wallSeconds).reduce(0, +), threads: Int(result.environment["threads"] ?? "") ?? 1)
+                return .done(phaseSeconds: result.phases.map(\.wallSeconds), threads: Int(result.environment["threads"] ?? "") ?? 1)
             } catch {
                 return .unreadableBundle(error.description)
             }
@@ -143,7 +144,7 @@ public enum GridStatus {
     /// their attempts otherwise.
     public static func cpuHoursSpent(_ state: GridCellState) -> Double {
         switch state {
-        case .done(let seconds, let threads): seconds * Double(threads) / 3600
+        case .done(let phases, let threads): phases.reduce(0, +) * Double(threads) / 3600
         case .running(let s), .failed(_, let s): s.secondsSpent * Double(s.threads) / 3600
         case .interrupted(_, _, let s): s.map { $0.secondsSpent * Double($0.threads) / 3600 } ?? 0
         case .pending, .unreadableBundle: 0
@@ -154,7 +155,7 @@ public enum GridStatus {
     public static func describe(_ state: GridCellState, now: Date = Date()) -> String {
         func ago(_ date: Date) -> String { clock(now.timeIntervalSince(date)) + " ago" }
         switch state {
-        case .done(let seconds, let threads): return "done (\(clock(seconds)) on \(threads) threads)"
+        case .done(let phases, let threads): return "done (\(clock(phases.reduce(0, +))) on \(threads) threads)"
         case .running(let s):
             var line = "running: phase \(s.phase + 1)/\(s.phases), epoch \(s.epochsDone)/\(s.epochs) done, on \(s.host) pid \(s.pid)"
             if let job = s.slurmJob { line += " (Slurm \(job))" }

@@ -56,7 +56,7 @@ struct GridOptions: ParsableArguments {
 struct GridCosts {
     let plan: GridPlan
     let states: [GridCellState]
-    /// Model seconds per cell with T threads (consumers of a shared phase 0 without it).
+    /// Model seconds per cell and phase with T threads, every phase.
     let model: [GridEstimate.CellEstimate]?
     /// measured / model over the finished cells, 1 when none has finished.
     let calibration: Double
@@ -67,16 +67,13 @@ struct GridCosts {
         states = plan.cells.map { GridStatus.state(of: $0, out: out) }
         guard let throughput else { model = nil; calibration = 1; calibratedBy = 0; return }
         let estimator = GridEstimate(throughput: throughput)
-        model = plan.cells.map { cell in
-            var e = estimator.estimate(cell)
-            if plan.producer(of: cell.index) != nil { e.phaseSeconds[0] = 0 }
-            return e
-        }
+        let model = plan.cells.map { estimator.estimate($0) }
+        self.model = model
         var measured = 0.0, modelled = 0.0, count = 0
-        for (i, state) in states.enumerated() {
-            if case .done(let seconds, _) = state, let m = model?[i], m.seconds > 0 {
+        for i in states.indices {
+            if let seconds = Self.measuredSeconds(states[i], firstPhase: Self.firstOwnPhase(plan, i)) {
                 measured += seconds
-                modelled += m.seconds
+                modelled += model[i].phaseSeconds.dropFirst(Self.firstOwnPhase(plan, i)).reduce(0, +)
                 count += 1
             }
         }
@@ -84,37 +81,51 @@ struct GridCosts {
         calibratedBy = count
     }
 
-    /// Calibrated CPU-hours a cell is expected to take in all.
-    func cpuHours(_ i: Int) -> Double? { model.map { $0[i].cpuHours * calibration } }
+    /// A cell that shares its phase 0 starts from the cache: its own work is phases 1…N.
+    static func firstOwnPhase(_ plan: GridPlan, _ i: Int) -> Int { plan.producer(of: i) == nil ? 0 : 1 }
 
-    /// Measured CPU-hours of a done cell.
-    func measuredCPUHours(_ i: Int) -> Double? {
-        if case .done = states[i] { return GridStatus.cpuHoursSpent(states[i]) }
-        return nil
+    /// Wall seconds a finished cell spent on its own phases.
+    static func measuredSeconds(_ state: GridCellState, firstPhase: Int) -> Double? {
+        guard case .done(let phases, _) = state else { return nil }
+        return phases.dropFirst(firstPhase).reduce(0, +)
     }
 
-    /// CPU-hours still to spend: the calibrated estimate of every cell not done, less what
-    /// running and interrupted cells have kept (their finished phases).
+    /// Model wall seconds of a cell's own phases, calibrated.
+    func seconds(_ i: Int, fromPhase phase: Int = 0) -> Double? {
+        model.map { $0[i].phaseSeconds.dropFirst(max(phase, Self.firstOwnPhase(plan, i))).reduce(0, +) * calibration }
+    }
+
+    /// Calibrated CPU-hours a cell is expected to take.
+    func cpuHours(_ i: Int) -> Double? { seconds(i).map { $0 * Double(model![i].threads) / 3600 } }
+
+    /// Measured CPU-hours of a done cell (its own phases).
+    func measuredCPUHours(_ i: Int) -> Double? {
+        guard case .done(_, let threads) = states[i], let s = Self.measuredSeconds(states[i], firstPhase: Self.firstOwnPhase(plan, i)) else { return nil }
+        return s * Double(threads) / 3600
+    }
+
+    /// CPU-hours still to spend: the calibrated estimate of every cell not done, less the
+    /// phases running and interrupted cells have finished.
     var cpuHoursLeft: Double? {
         guard let model else {
             return states.allSatisfy { if case .done = $0 { return true } else { return false } } ? 0 : nil
         }
         var left = 0.0
         for (i, state) in states.enumerated() {
+            let perSecond = Double(model[i].threads) / 3600
             switch state {
             case .done: continue
-            case .running(let s):
-                left += model[i].phaseSeconds.dropFirst(s.phase).reduce(0, +) * Double(model[i].threads) / 3600 * calibration
-            case .interrupted(let finished, _, _):
-                left += model[i].phaseSeconds.dropFirst(finished).reduce(0, +) * Double(model[i].threads) / 3600 * calibration
-            default:
-                left += model[i].cpuHours * calibration
+            case .running(let s): left += (seconds(i, fromPhase: s.phase) ?? 0) * perSecond
+            case .interrupted(let finished, _, _): left += (seconds(i, fromPhase: finished) ?? 0) * perSecond
+            default: left += (seconds(i) ?? 0) * perSecond
             }
         }
         return left
     }
 
-    var cpuHoursSpent: Double { states.map(GridStatus.cpuHoursSpent).reduce(0, +) }
+    var cpuHoursSpent: Double {
+        states.indices.map { measuredCPUHours($0) ?? GridStatus.cpuHoursSpent(states[$0]) }.reduce(0, +)
+    }
 }
 
 /// The build string the phase-0 cache is keyed by (`cilbench run` uses the same).
@@ -170,7 +181,7 @@ struct GridPlanCommand: ParsableCommand {
         }
         let total = costs.model.map { _ in plan.cells.indices.compactMap { costs.cpuHours($0) }.reduce(0, +) }
         if let model = costs.model {
-            let longest = model.map { $0.seconds * costs.calibration }.max() ?? 0
+            let longest = plan.cells.indices.compactMap { costs.seconds($0) }.max() ?? 0
             let longestPhase = model.flatMap(\.phaseSeconds).max().map { $0 * costs.calibration } ?? 0
             print("total: \(hours(total)) CPU-hours estimated (\(options.threads) threads per cell); longest cell \(hours(longest / 3600)) h wall, longest phase \(hours(longestPhase / 3600)) h; spent \(hours(costs.cpuHoursSpent)), left \(hours(costs.cpuHoursLeft))")
         }

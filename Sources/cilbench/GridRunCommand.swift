@@ -55,15 +55,22 @@ struct GridRunCommand: ParsableCommand {
         var stopping = false
 
         func line(_ text: String) { print(text); fflush(nil) }
+        var finishedWall: [Double] = []
         func eta() -> String {
-            guard let model = costs.model else { return "ETA unknown" }
+            guard let model = costs.model else {
+                // No throughput cached: the mean wall time of the cells finished so far.
+                guard !finishedWall.isEmpty else { return "ETA unknown" }
+                let mean = finishedWall.reduce(0, +) / Double(finishedWall.count)
+                return "ETA \(GridStatus.clock(mean * Double(queue.count + workers.count) / Double(jobs)))"
+            }
             let ratio = modelledSeconds > 0 ? measuredSeconds / modelledSeconds : costs.calibration
-            var left = queue.map { model[$0].seconds }.reduce(0, +)
+            _ = model
+            var left = queue.compactMap { costs.seconds($0) }.reduce(0, +)
             for w in workers {
                 let phase = GridCellStatus.read(w.cell.statusURL(out: out))?.phase ?? 0
-                left += model[w.cell.index].phaseSeconds.dropFirst(phase).reduce(0, +)
+                left += costs.seconds(w.cell.index, fromPhase: phase) ?? 0
             }
-            return "ETA \(GridStatus.clock(left * ratio / Double(jobs)))"
+            return "ETA \(GridStatus.clock(left / costs.calibration * ratio / Double(jobs)))"
         }
 
         while !(queue.isEmpty && workers.isEmpty) {
@@ -73,22 +80,25 @@ struct GridRunCommand: ParsableCommand {
                 for w in workers { kill(w.process.processIdentifier, SIGTERM) }
             }
             // Reap finished workers.
-            workers.removeAll { w in
-                guard !w.process.isRunning else { return false }
+            let ended = workers.filter { !$0.process.isRunning }
+            workers.removeAll { w in ended.contains { $0.slot == w.slot } }
+            for w in ended {
                 let code = w.process.terminationStatus
                 if code == 0, FileManager.default.fileExists(atPath: w.cell.bundleURL(out: out).path) {
                     finished.insert(w.cell.index)
-                    if let model = costs.model, case .done(let seconds, _) = GridStatus.state(of: w.cell, out: out) {
+                    let took = Date().timeIntervalSince(w.started)
+                    finishedWall.append(took)
+                    let first = GridCosts.firstOwnPhase(plan, w.cell.index)
+                    if let model = costs.model, let seconds = GridCosts.measuredSeconds(GridStatus.state(of: w.cell, out: out), firstPhase: first) {
                         measuredSeconds += seconds
-                        modelledSeconds += model[w.cell.index].seconds
+                        modelledSeconds += model[w.cell.index].phaseSeconds.dropFirst(first).reduce(0, +)
                     }
-                    line("[worker \(w.slot)] cell \(w.cell.index) \(w.cell.id): done in \(GridStatus.clock(Date().timeIntervalSince(w.started)))  | \(finished.count)/\(plan.cells.count) done, \(eta())")
+                    line("[worker \(w.slot)] cell \(w.cell.index) \(w.cell.id): done in \(GridStatus.clock(took))  | \(finished.count)/\(plan.cells.count) done, \(eta())")
                 } else if !stopping {
                     failed.insert(w.cell.index)
                     let why = GridCellStatus.read(w.cell.statusURL(out: out))?.error ?? "exit \(code); see \(w.cell.logURL(out: out).path)"
                     line("[worker \(w.slot)] cell \(w.cell.index) \(w.cell.id): FAILED: \(why)")
                 }
-                return true
             }
             // Start cells whose phase 0 is ready, while slots are free.
             while !stopping && workers.count < jobs {

@@ -10,25 +10,33 @@ private func cilbench(_ arguments: [String], environment: [String: String] = [:]
     try runTool(tool!.executable.path, arguments, environment: environment)
 }
 
+/// posix_spawn and waitpid, output through temporary files: the Slurm helper leaves
+/// daemons behind it, and nothing here may wait on pipes or reaping it does not control.
 private func runTool(_ path: String, _ arguments: [String], environment: [String: String] = [:]) throws -> (code: Int32, out: String, err: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: path)
-    process.arguments = arguments
     var env = ProcessInfo.processInfo.environment
     for (k, v) in environment { env[k] = v }
-    process.environment = env
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    // Read both pipes while the process runs, so a full pipe never blocks it.
-    let group = DispatchGroup()
-    nonisolated(unsafe) var outData = Data(), errData = Data()
-    group.enter(); DispatchQueue.global().async { outData = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
-    group.enter(); DispatchQueue.global().async { errData = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
-    group.wait()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+    let stamp = UUID().uuidString
+    let outPath = FileManager.default.temporaryDirectory.appendingPathComponent("gridtests-\(stamp).out").path
+    let errPath = FileManager.default.temporaryDirectory.appendingPathComponent("gridtests-\(stamp).err").path
+    defer { unlink(outPath); unlink(errPath) }
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    let argv = ([path] + arguments).map { strdup($0) } + [nil]
+    let envp = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+    defer { argv.forEach { free($0) }; envp.forEach { free($0) } }
+    var pid: pid_t = 0
+    let spawned = posix_spawn(&pid, path, &actions, nil, argv, envp)
+    guard spawned == 0 else { throw HarnessError.mismatch("cannot start \(path): \(String(cString: strerror(spawned)))") }
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    // WIFEXITED / WEXITSTATUS, spelled out (the C macros are not imported).
+    let code = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+    let read = { (p: String) in String(decoding: FileManager.default.contents(atPath: p) ?? Data(), as: UTF8.self) }
+    return (code, read(outPath), read(errPath))
 }
 
 /// Every phase digest and accuracy count of two bundles, for "bit-identical" checks.
@@ -184,7 +192,7 @@ struct GridTests {
         let out = Reference.shared.root.appendingPathComponent("pool")
         let common = ["--protocols", p, "--out", out.path, "--threads", "1"]
         var status = try cilbench(["grid", "status", "smoke"] + common, environment: cache)
-        #expect(status.code == 0 && status.out.contains("6 cells: 6 pending"), status.out)
+        #expect(status.code == 0 && status.out.contains("6 cells: 6 pending"), "\(status.out)")
 
         // A damaged checkpoint makes one cell fail (and only that one).
         let broken = out.appendingPathComponent("smoke/lwf+aanets/seed-1993.checkpoint")
@@ -192,25 +200,25 @@ struct GridTests {
         try Data("not a checkpoint".utf8).write(to: broken)
         let first = try cilbench(["grid", "run", "smoke", "--jobs", "2"] + common, environment: cache)
         #expect(first.code == 1, "\(first.out)\n\(first.err)")
-        #expect(first.out.contains("cell 5 smoke/lwf+aanets/seed-1993: FAILED"), first.out)
+        #expect(first.out.contains("cell 5 smoke/lwf+aanets/seed-1993: FAILED"), "\(first.out)")
         status = try cilbench(["grid", "status", "smoke"] + common, environment: cache)
-        #expect(status.out.contains("5 done, 1 failed"), status.out)
-        #expect(status.out.contains("smoke/lwf+aanets/seed-1993\tfailed on ") && status.out.contains("not a cilbench checkpoint"), status.out)
+        #expect(status.out.contains("5 done, 1 failed"), "\(status.out)")
+        #expect(status.out.contains("smoke/lwf+aanets/seed-1993\tfailed on ") && status.out.contains("not a cilbench checkpoint"), "\(status.out)")
 
         try FileManager.default.removeItem(at: broken)
         let second = try cilbench(["grid", "run", "smoke", "--jobs", "2"] + common, environment: cache)
         #expect(second.code == 0, "\(second.out)\n\(second.err)")
-        #expect(second.out.contains("5 done, 1 to run"), second.out)
+        #expect(second.out.contains("5 done, 1 to run"), "\(second.out)")
         status = try cilbench(["grid", "status", "smoke"] + common, environment: cache)
-        #expect(status.out.contains("6 cells: 6 done"), status.out)
+        #expect(status.out.contains("6 cells: 6 done"), "\(status.out)")
 
         for variant in Reference.variants {
             let pooled = try ResultBundle.read(path: out.appendingPathComponent("smoke/\(variant)/seed-1993.tar.zst").path)
             #expect(sameRun(pooled, reference[variant]!), "\(variant): the pool's bundle differs from the one-by-one run")
         }
         let table = try cilbench(["grid", "table", "smoke"] + common, environment: cache)
-        #expect(table.code == 0 && table.out.contains("| method | smoke |") && table.out.contains("| lucir+aanets | "), table.out)
-        #expect(!table.out.contains("missing"), table.out)
+        #expect(table.code == 0 && table.out.contains("| method | smoke |") && table.out.contains("| lucir+aanets | "), "\(table.out)")
+        #expect(!table.out.contains("missing"), "\(table.out)")
     }
 
     /// The Slurm suite: the smoke grid submitted as two job arrays equals the cells run one
@@ -236,18 +244,18 @@ struct GridTests {
         // A bad grid submits nothing.
         let bad = try grid("bad-for-slurm", "protocols: [smoke]\nmethods: [lucir]\nseeds: [1993, oops]\n")
         let rejected = try cilbench(["grid", "slurm", bad, "--protocols", p, "--out", Reference.shared.root.appendingPathComponent("bad").path, "--submit"], environment: env)
-        #expect(rejected.code == 2 && rejected.err.contains("'oops' is not a seed"), rejected.err)
+        #expect(rejected.code == 2 && rejected.err.contains("'oops' is not a seed"), "\(rejected.err)")
         #expect(try slurm.jobs().isEmpty, "a rejected grid must submit nothing")
 
         // The whole smoke grid as job arrays.
         let out = Reference.shared.root.appendingPathComponent("slurm")
         let common = ["--protocols", p, "--out", out.path]
         let submitted = try cilbench(["grid", "slurm", "smoke", "--cpus-per-task", "1", "--max-parallel", "2", "--time", "00:10:00", "--submit"] + common, environment: env)
-        #expect(submitted.code == 0, submitted.err)
-        #expect(submitted.out.contains("submitted phase-0 producers: job") && submitted.out.contains("submitted cells: job"), submitted.out)
+        #expect(submitted.code == 0, "\(submitted.err)")
+        #expect(submitted.out.contains("submitted phase-0 producers: job") && submitted.out.contains("submitted cells: job"), "\(submitted.out)")
         #expect(try slurm.waitIdle(), "the smoke grid's jobs did not finish")
         let status = try cilbench(["grid", "status", "smoke", "--threads", "1"] + common, environment: env)
-        #expect(status.out.contains("6 cells: 6 done"), status.out)
+        #expect(status.out.contains("6 cells: 6 done"), "\(status.out)")
         for variant in Reference.variants {
             let path = out.appendingPathComponent("smoke/\(variant)/seed-1993.tar.zst").path
             let bundle = try ResultBundle.read(path: path)
@@ -259,16 +267,16 @@ struct GridTests {
         let unbrokenOut = Reference.shared.root.appendingPathComponent("unbroken").path
         let unbroken = try cilbench(["run", "smoke", "--protocols", p, "--method", "lucir", "--aanets", "--threads", "1", "--out", unbrokenOut]
                                     + settings.flatMap { ["--set", $0] }, environment: cache)
-        #expect(unbroken.code == 0, unbroken.err)
+        #expect(unbroken.code == 0, "\(unbroken.err)")
         let long = try grid("requeue", "protocols: [smoke]\nmethods: [lucir]\naanets: true\nseeds: [1993]\nset: [\(settings.joined(separator: ", "))]\n")
         let requeueOut = Reference.shared.root.appendingPathComponent("requeue")
         let rcommon = ["--protocols", p, "--out", requeueOut.path, "--threads", "1"]
         var state = try cilbench(["grid", "status", long] + rcommon, environment: env)
-        #expect(state.out.contains("1 cells: 1 pending"), state.out)
+        #expect(state.out.contains("1 cells: 1 pending"), "\(state.out)")
         let submittedLong = try cilbench(["grid", "slurm", long, "--cpus-per-task", "1", "--submit"] + rcommon.dropLast(2), environment: env)
-        #expect(submittedLong.code == 0, submittedLong.err)
+        #expect(submittedLong.code == 0, "\(submittedLong.err)")
         let job = submittedLong.out.split(separator: "\n").first { $0.hasPrefix("submitted cells: job ") }.map { String($0.dropFirst("submitted cells: job ".count).prefix { $0 != " " }) } ?? ""
-        #expect(!job.isEmpty, submittedLong.out)
+        #expect(!job.isEmpty, "\(submittedLong.out)")
         let plan = try GridPlan(grid: try GridFile.load(file: long), library: ProtocolLibrary(directory: p), dataRoot: nil, threads: 1, build: "")
         let cell = plan.cells[0]
         let deadline = Date().addingTimeInterval(120)
@@ -285,7 +293,7 @@ struct GridTests {
         }
         #expect(sawRunning, "never saw the task running phase 2: \(state.out)")
         let cancelled = try slurm.run("scancel", ["\(job)_0"])
-        #expect(cancelled.code == 0, cancelled.err)
+        #expect(cancelled.code == 0, "\(cancelled.err)")
         var gone = false
         for _ in 0..<100 where !gone {
             gone = try slurm.jobs(states: "RUNNING,COMPLETING").isEmpty
@@ -294,15 +302,15 @@ struct GridTests {
         #expect(gone, "the cancelled task is still running")
         #expect(!FileManager.default.fileExists(atPath: cell.bundleURL(out: requeueOut).path), "a cancelled task must not leave a bundle")
         state = try cilbench(["grid", "status", long] + rcommon, environment: env)
-        #expect(state.out.contains("1 interrupted") && state.out.contains("interrupted after phase"), state.out)
+        #expect(state.out.contains("1 interrupted") && state.out.contains("interrupted after phase"), "\(state.out)")
 
         let requeued = try slurm.run("scontrol", ["requeue", "\(job)_0"])
-        #expect(requeued.code == 0, requeued.err)
+        #expect(requeued.code == 0, "\(requeued.err)")
         // Slurm holds a requeued job back for a while (BeginTime); start it now.
         _ = try slurm.run("scontrol", ["update", "jobid=\(job)_0", "StartTime=now"])
         #expect(try slurm.waitIdle(), "the requeued task did not finish")
         state = try cilbench(["grid", "status", long] + rcommon, environment: env)
-        #expect(state.out.contains("1 cells: 1 done"), state.out)
+        #expect(state.out.contains("1 cells: 1 done"), "\(state.out)")
         let log = (try? String(contentsOfFile: "\(requeueOut.path)/.grid/requeue/slurm-\(job)_0.log", encoding: .utf8)) ?? ""
         #expect(log.contains("resuming after phase"), "the requeued task must resume: \(log.suffix(500))")
         let a = try ResultBundle.read(path: cell.bundleURL(out: requeueOut).path)

@@ -3,6 +3,7 @@
 #
 #   Tests/Support/slurm-local.sh start DIR   # prints SLURM_CONF=DIR/slurm.conf when the node is idle
 #   Tests/Support/slurm-local.sh stop DIR    # stops exactly the daemons `start` launched
+#   Tests/Support/slurm-local.sh install     # only installs slurm-wlm and munge when missing (CI)
 #
 # `start` installs slurm-wlm and munge from Debian when they are missing (root only),
 # writes a munge key and a slurm.conf under DIR (proctrack/linuxproc, task/none, this node's
@@ -12,7 +13,17 @@
 # node idle. Exit 3 when Slurm cannot run here (not root, packages missing); the message
 # says why.
 set -euo pipefail
-command=${1:?usage: slurm-local.sh start|stop DIR}
+command=${1:?usage: slurm-local.sh start|stop DIR, or install}
+
+install() {
+  if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null || ! command -v munged >/dev/null || ! command -v sbatch >/dev/null; then
+    if [ "$(id -u)" != 0 ]; then echo "slurm-local: slurm-wlm and munge are not installed and this is not root" >&2; exit 3; fi
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null && apt-get install -y -qq slurm-wlm munge >/dev/null \
+      || { echo "slurm-local: apt-get install slurm-wlm munge failed" >&2; exit 3; }
+  fi
+}
+if [ "$command" = install ]; then install; exit 0; fi
 dir=${2:?usage: slurm-local.sh start|stop DIR}
 
 stop() {
@@ -31,12 +42,7 @@ stop() {
 if [ "$command" = stop ]; then stop; exit 0; fi
 [ "$command" = start ] || { echo "slurm-local: unknown command $command (start|stop)" >&2; exit 2; }
 
-if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null || ! command -v munged >/dev/null || ! command -v sbatch >/dev/null; then
-  if [ "$(id -u)" != 0 ]; then echo "slurm-local: slurm-wlm and munge are not installed and this is not root" >&2; exit 3; fi
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >/dev/null && apt-get install -y -qq slurm-wlm munge >/dev/null \
-    || { echo "slurm-local: apt-get install slurm-wlm munge failed" >&2; exit 3; }
-fi
+install
 if [ "$(id -u)" != 0 ]; then echo "slurm-local: slurmd must run as root to start jobs (this is uid $(id -u))" >&2; exit 3; fi
 
 mkdir -p "$dir"
