@@ -60,6 +60,8 @@ enum GridCellWorker {
             tracker.finish()
             return written
         } catch {
+            // Another worker holds the cell (a duplicate task): its status stays as it is.
+            if let busy = error as? RunExecutionError, case .busy = busy { throw error }
             tracker.fail("\(error)")
             throw error
         }

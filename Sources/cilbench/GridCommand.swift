@@ -98,6 +98,10 @@ struct GridCosts {
     /// Calibrated CPU-hours a cell is expected to take.
     func cpuHours(_ i: Int) -> Double? { seconds(i).map { $0 * Double(model![i].threads) / 3600 } }
 
+    /// The model's CPU-hours for a cell before calibration (what the plan shows beside the
+    /// measured value).
+    func modelCPUHours(_ i: Int) -> Double? { cpuHours(i).map { $0 / calibration } }
+
     /// Measured CPU-hours of a done cell (its own phases).
     func measuredCPUHours(_ i: Int) -> Double? {
         guard case .done(_, let threads) = states[i], let s = Self.measuredSeconds(states[i], firstPhase: Self.firstOwnPhase(plan, i)) else { return nil }
@@ -164,26 +168,26 @@ struct GridPlanCommand: ParsableCommand {
             print("no cached throughput for \(options.threads) threads: no estimate (run without --no-bench to measure)")
         }
         if costs.calibratedBy > 0 {
-            print("calibration: \(costs.calibratedBy) finished cells took \(String(format: "%.2f", costs.calibration))× their estimate; pending estimates are scaled by it")
+            print("calibration: \(costs.calibratedBy) finished cells took \(String(format: "%.2f", costs.calibration))× their estimate; what is left is scaled by it")
         }
         print("")
-        print("| # | cell | phase 0 | est. CPU-h | measured CPU-h | state |")
+        print("| # | cell | phase 0 | estimate CPU-h | measured CPU-h | state |")
         print("|---|---|---|---|---|---|")
         for cell in plan.cells {
             let phaseZero: String
             if let producer = plan.producer(of: cell.index) { phaseZero = "from cell \(producer)" } else if plan.producers.contains(cell.index) { phaseZero = "trains it for \(plan.sharedPhaseZero.first { $0.producer == cell.index }!.consumers.count) more" } else { phaseZero = "own" }
             let measured = costs.measuredCPUHours(cell.index).map { hours($0) } ?? "—"
-            print("| \(cell.index) | \(cell.id) | \(phaseZero) | \(hours(costs.cpuHours(cell.index))) | \(measured) | \(costs.states[cell.index].label) |")
+            print("| \(cell.index) | \(cell.id) | \(phaseZero) | \(hours(costs.modelCPUHours(cell.index))) | \(measured) | \(costs.states[cell.index].label) |")
         }
         print("")
         for group in plan.sharedPhaseZero {
             print("shared phase 0: cell \(group.producer) trains it, \(group.consumers.count == 1 ? "cell" : "cells") \(group.consumers.map(String.init).joined(separator: ", ")) \(group.consumers.count == 1 ? "starts" : "start") from it")
         }
-        let total = costs.model.map { _ in plan.cells.indices.compactMap { costs.cpuHours($0) }.reduce(0, +) }
+        let total = costs.model.map { _ in plan.cells.indices.compactMap { costs.modelCPUHours($0) }.reduce(0, +) }
         if let model = costs.model {
             let longest = plan.cells.indices.compactMap { costs.seconds($0) }.max() ?? 0
             let longestPhase = model.flatMap(\.phaseSeconds).max().map { $0 * costs.calibration } ?? 0
-            print("total: \(hours(total)) CPU-hours estimated (\(options.threads) threads per cell); longest cell \(hours(longest / 3600)) h wall, longest phase \(hours(longestPhase / 3600)) h; spent \(hours(costs.cpuHoursSpent)), left \(hours(costs.cpuHoursLeft))")
+            print("total: \(hours(total)) CPU-hours estimated (\(options.threads) threads per cell)\(costs.calibratedBy > 0 ? ", \(hours(total.map { $0 * costs.calibration })) calibrated" : ""); longest cell \(hours(longest / 3600)) h wall, longest phase \(hours(longestPhase / 3600)) h; spent \(hours(costs.cpuHoursSpent)), left \(hours(costs.cpuHoursLeft))")
         }
     }
 }

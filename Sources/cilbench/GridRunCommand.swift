@@ -100,6 +100,7 @@ struct GridRunCommand: ParsableCommand {
                     line("[worker \(w.slot)] cell \(w.cell.index) \(w.cell.id): FAILED: \(why)")
                 }
             }
+            if stopping && workers.isEmpty { break }
             // Start cells whose phase 0 is ready, while slots are free.
             while !stopping && workers.count < jobs {
                 let running = Set(workers.map(\.cell.index))

@@ -39,6 +39,32 @@ private func runTool(_ path: String, _ arguments: [String], environment: [String
     return (code, read(outPath), read(errPath))
 }
 
+/// Starts a tool in the background (output to a file); returns its pid.
+private func startTool(_ path: String, _ arguments: [String], output: String, environment: [String: String] = [:]) throws -> pid_t {
+    var env = ProcessInfo.processInfo.environment
+    for (k, v) in environment { env[k] = v }
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    posix_spawn_file_actions_adddup2(&actions, 1, 2)
+    let argv = ([path] + arguments).map { strdup($0) } + [nil]
+    let envp = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+    defer { argv.forEach { free($0) }; envp.forEach { free($0) } }
+    var pid: pid_t = 0
+    let spawned = posix_spawn(&pid, path, &actions, nil, argv, envp)
+    guard spawned == 0 else { throw HarnessError.mismatch("cannot start \(path): \(String(cString: strerror(spawned)))") }
+    return pid
+}
+
+/// Waits for a child; its exit code, or 128 + the signal that ended it.
+private func waitTool(_ pid: pid_t) -> Int32 {
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    return status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+}
+
 /// Every phase digest and accuracy count of two bundles, for "bit-identical" checks.
 private func sameRun(_ a: RunResult, _ b: RunResult) -> Bool {
     a.phases.map(\.parameterDigest) == b.phases.map(\.parameterDigest) && a.phases.map(\.exemplarDigest) == b.phases.map(\.exemplarDigest)
@@ -194,6 +220,21 @@ struct GridTests {
         var status = try cilbench(["grid", "status", "smoke"] + common, environment: cache)
         #expect(status.code == 0 && status.out.contains("6 cells: 6 pending"), "\(status.out)")
 
+        // Ctrl-C (SIGINT to the pool) while cells train: the workers stop, their cells show
+        // as interrupted, the pool exits 130; the runs below continue from there.
+        let log = Reference.shared.root.appendingPathComponent("pool-interrupted.log").path
+        let pool = try startTool(tool!.executable.path, ["grid", "run", "smoke", "--jobs", "2"] + common, output: log, environment: cache)
+        let plan = try GridPlan(grid: try GridFile.load(file: "\(p)/grids/smoke.yaml"), library: ProtocolLibrary(directory: p), dataRoot: nil, threads: 1, build: "")
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline, !plan.cells.contains(where: { (GridCellStatus.read($0.statusURL(out: out))?.phase ?? 0) >= 1 }) { usleep(20_000) }
+        kill(pool, SIGINT)
+        let interruptedCode = waitTool(pool)
+        let interruptedLog = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        #expect(interruptedCode == 130, "\(interruptedLog)")
+        #expect(interruptedLog.contains("stopped after"), "\(interruptedLog)")
+        status = try cilbench(["grid", "status", "smoke"] + common, environment: cache)
+        #expect(status.out.contains("interrupted after phase"), "\(status.out)")
+
         // A damaged checkpoint makes one cell fail (and only that one).
         let broken = out.appendingPathComponent("smoke/lwf+aanets/seed-1993.checkpoint")
         try FileManager.default.createDirectory(at: broken.deletingLastPathComponent(), withIntermediateDirectories: true)
@@ -316,5 +357,82 @@ struct GridTests {
         let a = try ResultBundle.read(path: cell.bundleURL(out: requeueOut).path)
         let b = try ResultBundle.read(path: cell.bundleURL(out: URL(fileURLWithPath: unbrokenOut)).path)
         #expect(sameRun(a, b), "the requeued task's bundle differs from the unbroken run's")
+    }
+}
+
+/// Grid files, expansion, Slurm syntax and the phase-0 grouping, without running cells.
+struct GridPlanTests {
+    let library = ProtocolLibrary(directory: protocolsFolder)
+
+    @Test func expansionOrderRulesAndIds() throws {
+        let grid = try GridFile.parse("""
+            protocols: [smoke]
+            methods: [lucir, lwf]
+            aanets: both
+            seeds: 1993-1994
+            set: [training.epochs=1]
+            cells:
+              - match: {method: lwf, seed: 1994}
+                set: [memory.per_class=3]
+            exclude:
+              - {method: lwf, aanets: true}
+            """, file: "test.yaml")
+        let plan = try GridPlan(grid: grid, library: library, dataRoot: nil, threads: 1, build: "b")
+        // protocols × methods × aanets × seeds, lwf+aanets left out.
+        #expect(plan.cells.map { "\($0.variant)/\($0.seed)" } == ["lucir/1993", "lucir/1994", "lucir+aanets/1993", "lucir+aanets/1994", "lwf/1993", "lwf/1994"])
+        #expect(plan.cells.map(\.index) == Array(0..<6))
+        #expect(plan.cells[5].overrides == ["training.epochs=1", "memory.per_class=3"])
+        #expect(plan.cells[4].overrides == ["training.epochs=1"])
+        // Overrides put the settings tag into the path, as `cilbench run --set` does.
+        for cell in plan.cells {
+            let expected = RunExecution.bundleURL(out: URL(fileURLWithPath: "/o"), protocol: cell.protocolFile, method: cell.method, aanets: cell.aanets, seed: cell.seed)
+            #expect(cell.bundleURL(out: URL(fileURLWithPath: "/o")) == expected)
+            #expect(cell.id.hasPrefix("smoke@"))
+        }
+        #expect(plan.cells[4].id != plan.cells[5].id.replacingOccurrences(of: "1994", with: "1993"), "other settings, other tag")
+        // lucir and lucir+aanets share phase 0 per seed; the lwf cells have their own.
+        #expect(plan.sharedPhaseZero.map(\.producer) == [0, 1])
+        #expect(plan.sharedPhaseZero.map(\.consumers) == [[2], [3]])
+        #expect(plan.producers == [0, 1] && plan.followers == [2, 3, 4, 5])
+    }
+
+    /// The grid's phase-0 groups use the key a run computes after loading its data.
+    @Test func phaseZeroKeyWithoutDataEqualsTheRunsKey() throws {
+        let file = try library.load("smoke")
+        for (method, aanets) in [("lucir", false), ("icarl", true), ("lwf", false), ("podnet", true), ("mnemonics", false)] {
+            let plan = try RunPlan(protocol: file, method: method, aanets: aanets, seed: 7, dataRoot: nil, threads: 1)
+            #expect(try RunPlan.phaseZeroKey(protocol: file, method: method, seed: 7, threads: 1, build: "x") == plan.phaseZeroKey(threads: 1, build: "x"))
+        }
+    }
+
+    @Test func slurmSyntax() {
+        #expect(SlurmScript.arraySpec([0, 1, 2, 5, 7, 8]) == "0-2,5,7-8")
+        #expect(SlurmScript.arraySpec([3]) == "3")
+        #expect(SlurmScript.seconds(ofSlurmTime: "90") == 5400)
+        #expect(SlurmScript.seconds(ofSlurmTime: "1:30") == 90)
+        #expect(SlurmScript.seconds(ofSlurmTime: "12:00:00") == 43200)
+        #expect(SlurmScript.seconds(ofSlurmTime: "2-00:00:00") == 172800)
+        #expect(SlurmScript.seconds(ofSlurmTime: "1-12") == 129600)
+        #expect(SlurmScript.seconds(ofSlurmTime: "UNLIMITED") == 0)
+        for bad in ["", "ten", "1:2:3:4", "-5", "1-", "1:-2", "2-1:2:3:4"] { #expect(SlurmScript.seconds(ofSlurmTime: bad) == nil, "\(bad)") }
+    }
+
+    @Test func badGridFilesNameTheLine() {
+        let cases: [(String, String)] = [
+            ("protocols: [smoke]\nmethods: [lucir]\nseeds: [1]\naanets: maybe\n", "test.yaml:4: aanets: 'maybe' is not true or false"),
+            ("protocols: [smoke]\nmethods: [lucir, lucir]\nseeds: [1]\n", "test.yaml:2: methods: 'lucir' is listed twice"),
+            ("protocols: []\nmethods: [lucir]\nseeds: [1]\n", "test.yaml:1: protocols: the list is empty"),
+            ("protocols: [smoke]\nmethods: [lucir]\nseeds: 1995-1993\n", "is not a range"),
+            ("protocols: [smoke]\nmethods: [lucir]\nseeds: [1]\ncells:\n  - match: {method: lucir}\n", "a rule needs set"),
+            ("- a\n- b\n", "a grid file is a mapping"),
+        ]
+        for (text, fragment) in cases {
+            do {
+                _ = try GridFile.parse(text, file: "test.yaml")
+                Issue.record("accepted: \(text)")
+            } catch {
+                #expect(error.description.contains(fragment), "\(error.description)")
+            }
+        }
     }
 }
