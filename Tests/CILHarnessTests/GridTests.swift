@@ -347,9 +347,14 @@ struct GridTests {
 
         let requeued = try slurm.run("scontrol", ["requeue", "\(job)_0"])
         #expect(requeued.code == 0, "\(requeued.err)")
-        // Slurm holds a requeued job back for a while (BeginTime); start it now.
-        _ = try slurm.run("scontrol", ["update", "jobid=\(job)_0", "StartTime=now"])
-        #expect(try slurm.waitIdle(), "the requeued task did not finish")
+        // Slurm holds a requeued job back for a while (BeginTime): start it now, and again
+        // if the requeue had not reached the controller yet; then wait for its bundle.
+        let requeueDeadline = Date().addingTimeInterval(150)
+        while Date() < requeueDeadline {
+            if FileManager.default.fileExists(atPath: cell.bundleURL(out: requeueOut).path), try slurm.waitIdle(timeout: 30) { break }
+            if try slurm.jobs(states: "PENDING").keys.contains("\(job)_0") { _ = try slurm.run("scontrol", ["update", "jobid=\(job)_0", "StartTime=now"]) }
+            usleep(300_000)
+        }
         state = try cilbench(["grid", "status", long] + rcommon, environment: env)
         #expect(state.out.contains("1 cells: 1 done"), "\(state.out)")
         let log = (try? String(contentsOfFile: "\(requeueOut.path)/.grid/requeue/slurm-\(job)_0.log", encoding: .utf8)) ?? ""
