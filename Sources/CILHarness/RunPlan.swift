@@ -32,15 +32,37 @@ public struct RunPlan {
     /// blocks, what the method does in phase 0, whether it keeps exemplars, the seed, the
     /// thread count and the build. LUCIR, iCaRL and their AANets versions share one.
     public func phaseZeroKey(threads: Int, build: String) -> String {
+        Self.phaseZeroKey(protocol: protocolFile, methodName: methodName, method: method, classMeanViews: configuration.classMeanViews,
+                          seed: seed, threads: threads, build: build)
+    }
+
+    /// The same key from the protocol alone, without loading any data: the grid's plan
+    /// groups its cells by it.
+    public static func phaseZeroKey(protocol file: CILProtocol, method methodName: String, seed: UInt64, threads: Int, build: String) throws -> String {
+        let (method, settings) = try makeMethod(methodName, protocol: file)
+        let views = ClassMeanViews.forPreprocessing(file.settings(forMethod: methodName).preprocessing, fidelity: try settings.fidelity())
+        return phaseZeroKey(protocol: file, methodName: methodName, method: method, classMeanViews: views, seed: seed, threads: threads, build: build)
+    }
+
+    static func phaseZeroKey(protocol file: CILProtocol, methodName: String, method: any IncrementalMethod, classMeanViews: ClassMeanViews,
+                             seed: UInt64, threads: Int, build: String) -> String {
         // Method hyper-parameters are left out (the method's phase-0 signature says which
         // matter there), but a method block's own backbone, preprocessing and training
         // override the protocol's, so they stay in.
         let own = ["backbone", "preprocessing", "training."].map { "methods.\(methodName).\($0)" }
-        let settings = protocolFile.canonicalText.split(separator: "\n")
+        let settings = file.canonicalText.split(separator: "\n")
             .filter { line in !line.hasPrefix("methods.") || own.contains { line.hasPrefix($0) } }.joined(separator: "\n")
         // The class-mean views (G1) change phase 0's NME record, so they are part of the key.
-        let text = "\(settings)|\(method.phaseZeroSignature)|exemplars=\(method.usesExemplars)|class_mean_views=\(configuration.classMeanViews.rawValue)|seed=\(seed)|threads=\(threads)|build=\(build)"
+        let text = "\(settings)|\(method.phaseZeroSignature)|exemplars=\(method.usesExemplars)|class_mean_views=\(classMeanViews.rawValue)|seed=\(seed)|threads=\(threads)|build=\(build)"
         return SHA256.hex(of: Array(text.utf8))
+    }
+
+    /// The method plug-in with the settings of its block in the protocol.
+    public static func makeMethod(_ methodName: String, protocol file: CILProtocol) throws -> (any IncrementalMethod, MethodSettings) {
+        var values: [String: String] = [:]
+        for (key, value) in file.settings(forMethod: methodName).hyperParameters { values[key] = value.plainText }
+        let settings = MethodSettings(values)
+        return (try MethodRegistry.make(methodName, settings: settings), settings)
     }
 
     public init(protocol file: CILProtocol, method methodName: String, aanets: Bool, seed: UInt64, dataRoot: String?, threads: Int,
@@ -50,10 +72,8 @@ public struct RunPlan {
         self.aanets = aanets
         self.seed = seed
         let block = file.settings(forMethod: methodName)
-        var values: [String: String] = [:]
-        for (key, value) in block.hyperParameters { values[key] = value.plainText }
-        let methodSettings = MethodSettings(values)
-        method = try MethodRegistry.make(methodName, settings: methodSettings)
+        let methodSettings: MethodSettings
+        (method, methodSettings) = try Self.makeMethod(methodName, protocol: file)
         // `fidelity` sits in the method's block (or `--set methods.<m>.fidelity=…`): every
         // method accepts it, the harness applies it (G1, G3, G13).
         let fidelity = try methodSettings.fidelity()

@@ -6,7 +6,8 @@ struct CILBench: ParsableCommand {
         commandName: "cilbench",
         abstract: "Class-incremental learning benchmarks, reproducible and checkable.",
         subcommands: [RunCommand.self, ShowCommand.self, TableCommand.self, DiffCommand.self, PolicyCommand.self, ProtocolsCommand.self,
-                      BenchCommand.self, DataCommand.self, TrainDigestCommand.self, ReplayCommand.self, ReplayKernelCommand.self])
+                      BenchCommand.self, DataCommand.self, TrainDigestCommand.self, ReplayCommand.self, ReplayKernelCommand.self,
+                      GridCommand.self])
 }
 
 @main
