@@ -117,6 +117,8 @@ public final class RunExecution {
             throw RunExecutionError.invalidOptions("a trace records every kernel call of the run, so it cannot resume one")
         }
         try Self.checkSafeName(request.protocolFile.name)
+        // An unknown method or a bad method setting is refused before any folder is made.
+        _ = try RunPlan.makeMethod(request.method, protocol: request.protocolFile)
         guard (1...ComputeEngine.maximumThreads).contains(request.threads) else {
             throw RunExecutionError.invalidOptions("threads must be between 1 and \(ComputeEngine.maximumThreads) (this machine's CPU count), got \(request.threads)")
         }
