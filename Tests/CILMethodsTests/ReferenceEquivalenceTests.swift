@@ -214,7 +214,7 @@ import Testing
                       groups: ["alpha": ParameterGroupSettings(learningRateScale: 0)])
         var alphaSGD = SGD(learningRate: fixture["fusion_lr"] as? Double ?? .nan, momentum: 0.9, weightDecay: 5e-4)
         // As Runner.accumulatesAlphaGradient under `fidelity: reference` (G3).
-        var alphaGradient = AlphaGradient(accumulates: fidelity == .reference && (method as? AANetsReferenceTrainer)?.referenceAlphaGradient == .accumulated)
+        var alphaGradient = AlphaGradient(accumulates: fidelity == .reference && method.referenceAlphaGradient == .accumulated)
         let losses = fixture["losses"] as? [[String: Double]] ?? []
         let batch = TrainingBatch(images: trainImages, labels: trainLabels)
         for step in 0..<steps {
