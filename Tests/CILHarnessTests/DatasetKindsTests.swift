@@ -123,6 +123,12 @@ enum FileAccessForTests {
 struct DatasetKindsCLITests {
     static let quick = ["--set", "training.epochs=2", "--set", "training.batch_size=32", "--set", "training.test_batch_size=50", "--no-phase-zero-cache"]
 
+    /// The bundle a run wrote: the last line `cilbench run` prints (with `--set` the folder
+    /// carries a settings tag, so the path is not rebuilt here).
+    static func bundlePath(_ output: String) -> String {
+        output.split(separator: "\n").last.map(String.init) ?? ""
+    }
+
     func cilbench(_ arguments: [String]) throws -> (status: Int32, output: String, error: String) {
         try run(tool!.executable.path, arguments)
     }
@@ -135,7 +141,7 @@ struct DatasetKindsCLITests {
         let b55 = try cilbench(["run", "cifar10-b5-5", "--protocols", tool!.protocols, "--method", "lucir", "--data-root", root, "--out", out,
                                 "--set", "memory.per_class=5"] + Self.quick)
         #expect(b55.status == 0, "\(b55.error)")
-        let bundle = out + "/cifar10-b5-5/lucir/seed-1993.tar.zst"
+        let bundle = Self.bundlePath(b55.output)
         let result = try ResultBundle.read(path: bundle)
         #expect(result.phases.count == 6 && result.environment["dataset_format"] == "cifar-10-binary")
         // The python copy alone (binary folder moved away): the same images, the same digest.
@@ -144,7 +150,7 @@ struct DatasetKindsCLITests {
         let b24 = try cilbench(["run", "cifar10-b2-4", "--protocols", tool!.protocols, "--method", "finetune", "--data-root", root, "--out", out,
                                 "--set", "memory.total=20"] + Self.quick)
         #expect(b24.status == 0, "\(b24.error)")
-        let python = try ResultBundle.read(path: out + "/cifar10-b2-4/finetune/seed-1993.tar.zst")
+        let python = try ResultBundle.read(path: Self.bundlePath(b24.output))
         #expect(python.datasetDigest == result.datasetDigest && python.environment["dataset_format"] == "cifar-10-python")
         #expect(python.phases.count == 5)
     }
@@ -158,7 +164,7 @@ struct DatasetKindsCLITests {
                         "--set", "dataset.image_size=32"] + Self.quick
         let first = try cilbench(["run", "image-folder-example", "--out", out] + settings)
         #expect(first.status == 0, "\(first.error)")
-        let bundle = try ResultBundle.read(path: out + "/image-folder-example/lucir/seed-1993.tar.zst")
+        let bundle = try ResultBundle.read(path: Self.bundlePath(first.output))
         #expect(bundle.phases.count == 6)
         #expect(bundle.environment["dataset_cache"] == "memory" && bundle.environment["dataset_image_size"] == "32x32")
         let filesDigest = try #require(bundle.environment["dataset_files_digest"])
@@ -168,7 +174,7 @@ struct DatasetKindsCLITests {
         // Decoded per batch instead of held in memory: bit-identical results.
         let second = try cilbench(["run", "image-folder-example", "--out", root + "/runs-per-batch", "--set", "dataset.cache=per-batch"] + settings)
         #expect(second.status == 0, "\(second.error)")
-        let perBatch = try ResultBundle.read(path: root + "/runs-per-batch/image-folder-example/lucir/seed-1993.tar.zst")
+        let perBatch = try ResultBundle.read(path: Self.bundlePath(second.output))
         #expect(perBatch.environment["dataset_cache"] == "per-batch")
         #expect(perBatch.datasetDigest == bundle.datasetDigest && perBatch.environment["dataset_files_digest"] == filesDigest)
         #expect(perBatch.phases.map(\.parameterDigest) == bundle.phases.map(\.parameterDigest))
@@ -180,13 +186,13 @@ struct DatasetKindsCLITests {
                                   "--set", "memory.per_class=3", "--set", "dataset.image_size=32", "--set", "training.epochs=1", "--no-phase-zero-cache",
                                   "--set", "training.batch_size=32"])
         #expect(third.status == 0, "\(third.error)")
-        #expect(try ResultBundle.read(path: out + "/image-folder-example/finetune/seed-1993.tar.zst").environment["dataset_files_digest"] == "0000cached")
+        #expect(try ResultBundle.read(path: Self.bundlePath(third.output)).environment["dataset_files_digest"] == "0000cached")
         // Statistics measured from the training split are recorded in the manifest.
         let measured = try cilbench(["run", "image-folder-example", "--out", root + "/runs-measured", "--set", "preprocessing=resize-crop-measured",
                                      "--method", "finetune", "--protocols", tool!.protocols, "--data-root", root, "--set", "memory.per_class=3",
                                      "--set", "dataset.image_size=32", "--set", "training.epochs=1", "--no-phase-zero-cache"])
         #expect(measured.status == 0, "\(measured.error)")
-        let stats = try ResultBundle.read(path: root + "/runs-measured/image-folder-example/finetune/seed-1993.tar.zst").environment["dataset_normalization"]
+        let stats = try ResultBundle.read(path: Self.bundlePath(measured.output)).environment["dataset_normalization"]
         #expect(stats?.hasPrefix("mean=") == true)
     }
 
@@ -249,7 +255,9 @@ struct DatasetKindsCLITests {
                 let lines = r.error.split(separator: "\n").filter { $0.hasPrefix("error:") }
                 #expect(lines.count == 1 && lines[0].contains(c.names), "\(c.name): \(r.error)")
             }
-            #expect(!FileManager.default.fileExists(atPath: c.dir + "/runs/image-folder-example/finetune/seed-1993.tar.zst"))
+            // No bundle anywhere under the output folder (with --set it would sit in a tagged folder).
+            let written = FileManager.default.enumerator(atPath: c.dir + "/runs")?.compactMap { $0 as? String }.filter { $0.hasSuffix(".tar.zst") } ?? []
+            #expect(written.isEmpty, "\(c.name): \(written)")
         }
         let wrongCount = try cilbench(["run", "image-folder-example", "--protocols", tool!.protocols, "--method", "finetune", "--data-root", cases[2].dir,
                                        "--set", "classes.total=12", "--set", "classes.base=6", "--out", root + "/runs"] + Self.quick)
