@@ -1,6 +1,6 @@
 import CILMethods
 
-/// What AANets' α optimiser sees as α's gradient (aanets-protocol.md §4.5, G3).
+/// What AANets' α optimiser sees as α's gradient (README.md, “Choices where the sources are silent”, G3).
 ///
 /// [AAN] `trainer/incremental_lucir.py` (commit c89f277, the α loop after each epoch's
 /// training pass) calls `loss.backward(); fusion_optimizer.step()` with no

@@ -1,6 +1,6 @@
 import CILMethods
 
-/// The class-balanced set of AANets' α pass (aanets-protocol.md §4.5; [AAN]
+/// The class-balanced set of AANets' α pass ([AAN]
 /// `base_trainer.py` l.687-734): every old-class exemplar, then new-class training images.
 ///
 /// - `reference` (G13): `np.random.randint(0, len(pool), size=nb_cl*nb_protos)` over the pool

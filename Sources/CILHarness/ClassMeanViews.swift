@@ -1,7 +1,7 @@
 import CILData
 import CILMethods
 
-/// Which views of each exemplar the NME class means average (aanets-protocol.md §2.7, G1).
+/// Which views of each exemplar the NME class means average (README.md, “Choices where the sources are silent”, G1).
 ///
 /// [AAN] `trainer/base_trainer.py` `set_exemplar_set` (the flip at l.924, §10 G1) and
 /// [LUCIR] `cifar100-class-incremental/class_incremental_cosine_cifar100.py` (l.437) compute,

@@ -14,7 +14,7 @@ enum Evaluation {
     }
 
     /// Class means as LUCIR/AANets compute them: normalise each exemplar feature, average,
-    /// normalise the mean (aanets-protocol.md §2.7).
+    /// normalise the mean.
     static func classMeans(_ features: Tensor, groups: [[Int]]) -> Tensor {
         ClassMeanViews.means([features], groups: groups)
     }

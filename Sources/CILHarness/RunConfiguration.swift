@@ -77,7 +77,7 @@ public struct Optimization: Sendable, Equatable {
     }
 }
 
-/// The AANets switch (aanets-protocol.md §4): dual-branch levels from phase 1 on and, after
+/// The AANets switch: dual-branch levels from phase 1 on and, after
 /// every epoch, a pass that updates only the aggregation weights α on a balanced set.
 public struct AANetsSettings: Sendable, Equatable {
     public var initialAlpha: Double

@@ -19,7 +19,7 @@ public enum RunMark {
     case phaseFinished(PhaseOutcome)
 }
 
-/// The phase loop (aanets-protocol.md §4.6): for each phase, let the method prepare, train
+/// The phase loop: for each phase, let the method prepare, train
 /// on new-class data and exemplars (plus AANets' α pass when switched on), select exemplars
 /// by herding, and evaluate CNN and NME on the test images of every seen class. The method
 /// never receives a test image: evaluation happens here, after its phase is over.

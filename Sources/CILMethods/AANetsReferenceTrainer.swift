@@ -1,5 +1,5 @@
 /// How the AANets reference code's trainer for a method treats α's gradient between α steps
-/// (aanets-protocol.md §4.5, gotcha G3). The harness applies it under `fidelity: reference`;
+/// (README.md, “Choices where the sources are silent”, gotcha G3). The harness applies it under `fidelity: reference`;
 /// under `corrected` every method's α steps on the current α batch alone.
 public enum ReferenceAlphaGradient: String, Sendable {
     /// Never zeroed: θ-pass and α-pass gradients pile up ([AAN] `incremental_lucir.py`).

@@ -1,5 +1,5 @@
-/// PODNet's classifier-only balanced finetuning after every phase > 0 (aanets-protocol.md
-/// §5.3; [POD] `inclearn/models/podnet.py` `_train_task`, `finetuning_config` with
+/// PODNet's classifier-only balanced finetuning after every phase > 0
+/// ([POD] `inclearn/models/podnet.py` `_train_task`, `finetuning_config` with
 /// `sampling: undersampling`, `tuning: classifier`, `scaling: null`).
 ///
 /// What the code does, and this copies:

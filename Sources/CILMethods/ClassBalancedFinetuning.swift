@@ -1,4 +1,4 @@
-/// LUCIR's class-balanced finetuning (CBF, aanets-protocol.md §5.2), as the ImageNet-Full
+/// LUCIR's class-balanced finetuning (CBF), as the ImageNet-Full
 /// script runs it: [LUCIR] `imagenet-class-incremental/cbf_class_incremental_cosine_imagenet.py`
 /// (arguments l.96-105; the `if iteration > start_iter and args.cb_finetune:` block).
 ///

@@ -1,4 +1,4 @@
-/// How many exemplars the memory keeps (aanets-protocol.md §2.4).
+/// How many exemplars the memory keeps.
 public enum MemoryPolicy: Sendable, Hashable, Codable {
     /// m exemplars for every seen class; memory grows with the classes (LUCIR, PODNet,
     /// the AANets paper setting).

@@ -1,4 +1,4 @@
-/// iCaRL herding as AANets, LUCIR and PODNet implement it (aanets-protocol.md §2.5):
+/// iCaRL herding as AANets, LUCIR and PODNet implement it:
 /// L2-normalise the features, then greedily pick the sample whose feature best moves the
 /// running mean of the picks towards the class mean. A sample picked again is not ranked
 /// again; the loop stops at `count` ranked samples or after 1000 iterations.

@@ -33,7 +33,7 @@ public struct MethodSettings: Sendable, Equatable {
         return text
     }
 
-    /// The `fidelity` every method accepts (aanets-protocol.md §10): `reference` copies the
+    /// The `fidelity` every method accepts: `reference` copies the
     /// reference code's quirks, `corrected` does what the papers describe.
     public func fidelity() throws -> Fidelity {
         Fidelity(rawValue: try string(Fidelity.settingKey, default: Fidelity.reference.rawValue, allowed: Fidelity.allCases.map(\.rawValue))) ?? .reference

@@ -2,7 +2,7 @@ import CILKernels
 import CILNetworks
 import Foundation
 
-/// Mnemonics (Liu et al., CVPR 2020; aanets-protocol.md §6.5) on top of LUCIR (§6.3): the
+/// Mnemonics (Liu et al., CVPR 2020) on top of LUCIR: the
 /// network trains exactly as LUCIR does (a composed `LUCIR` instance supplies head, teacher
 /// and losses), and after each phase's herding selection the new classes' exemplars (phase
 /// 0: every class's) become learnable pixel tensors, optimised by `MnemonicsObjective`.

@@ -2,7 +2,7 @@ import CILKernels
 import CILNetworks
 
 /// The exemplar-level objective of Mnemonics as the public code computes it ([MAN]
-/// `mnemonics-training/1_train/trainer/mnemonics.py` l.302-374, aanets-protocol.md §6.5):
+/// `mnemonics-training/1_train/trainer/mnemonics.py` l.302-374):
 /// a query batch's pooled features are classified by cosine similarity against one mean per
 /// seen class, and the loss is cross-entropy on those unscaled cosine logits:
 ///   m_c = mean_i φ(e_{c,i})                (new class c: its learnable exemplars, raw features)

@@ -1,6 +1,6 @@
 import Foundation
 
-/// PODNet's pooled-output distillation (aanets-protocol.md §6.4; [POD]
+/// PODNet's pooled-output distillation ([POD]
 /// `inclearn/lib/losses/distillation.py` `pod`, `inclearn/lib/losses/base.py`
 /// `embeddings_similarity`, `inclearn/models/podnet.py` `_compute_loss`). Both terms compare
 /// the student (recorded on the graph) with the frozen teacher (constants).

@@ -1,6 +1,6 @@
 import Foundation
 
-/// PODNet-CNN (aanets-protocol.md §5.3, §6.4; [POD] `inclearn/models/podnet.py`,
+/// PODNet-CNN ([POD] `inclearn/models/podnet.py`,
 /// `options/podnet/podnet_cnn_cifar100.yaml`): PODNet's own ResNet variants (§3.3), an LSC
 /// head (K proxies per class, learned scale η), k-means-imprinted new proxies with the old
 /// ones frozen, the loss

@@ -1,6 +1,6 @@
 import Foundation
 
-/// How PODNet grows its LSC head between phases (aanets-protocol.md §5.3; [POD]
+/// How PODNet grows its LSC head between phases ([POD]
 /// `classifiers.py` `add_imprinted_classes` with `multi_class_diff: kmeans`): every old proxy
 /// is frozen (`groupwise_factors: old_weights: 0`), and each new class gets the K centres of
 /// a k-means over its training images' L2-normalised features, each multiplied by the mean

@@ -1,4 +1,4 @@
-/// PODNet's local similarity classifier (LSC, aanets-protocol.md §6.4; [POD]
+/// PODNet's local similarity classifier (LSC; [POD]
 /// `inclearn/lib/network/classifiers.py` `CosineClassifier` with `proxy_per_class: 10`,
 /// `distance: neg_stable_cosine_distance`, `merging: softmax`, `gamma: 1`).
 ///

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Which NCA a run computes (aanets-protocol.md §6.4, gotcha G8).
+/// Which NCA a run computes (README.md, “Choices where the sources are silent”, gotcha G8).
 public enum NCAForm: Sendable {
     /// What [POD] `inclearn/lib/losses/base.py` `additive_margin_softmax_ce` (l.43-104) with
     /// `exclude_pos_denominator: true` computes: u_c = η(ŝ_c − δ) for *every* class (so δ

@@ -1,4 +1,4 @@
-/// PODNet's backbones (aanets-protocol.md §3.3), used by PODNet and POD-AANets.
+/// PODNet's backbones, used by PODNet and POD-AANets.
 ///
 /// The CIFAR ResNet-32 ("rebuffi", the iCaRL port) differs from the LUCIR/AANets ResNet-32
 /// in three ways that change what a method distils: the down-sampling shortcut has no

@@ -1,5 +1,5 @@
 /// Differentiable per-row L2 norms and column concatenation of 2-d values: what PODNet's
-/// POD-spatial needs (aanets-protocol.md §6.4; [POD] `losses/distillation.py` `pod`: the
+/// POD-spatial needs ([POD] `losses/distillation.py` `pod`: the
 /// height- and width-pooled maps are concatenated, normalised and compared by
 /// `torch.frobenius_norm(a − b, dim=−1)`).
 extension Graph {

@@ -4,7 +4,7 @@ import CILMethods
 import Foundation
 import Testing
 
-/// The `fidelity` switch (aanets-protocol.md §10): each quirk's two settings on inputs small
+/// The `fidelity` switch: each quirk's two settings on inputs small
 /// enough to compute by hand, and both fidelities end to end on `smoke`.
 @Suite struct FidelityTests {
     /// Two 1×2 RGB images, identity transform, normalisation mean 0 std 1: bytes / 255.

@@ -5,7 +5,7 @@ import Testing
     @Test func resnet32HasTheReferenceParameterCount() throws {
         let net = ResNet(.resnet32, seed: 0)
         let learnable = net.parameters.filter(\.isTrainable).reduce(0) { $0 + $1.value.count }
-        #expect(learnable == 466_256)   // aanets-protocol.md §3.1
+        #expect(learnable == 466_256)
         // The anchor's 472,756 = 466,256 + a 64→100 linear head with bias.
         #expect(learnable + LinearHead(featureDimension: 64, classes: 100, seed: 0).parameters.reduce(0) { $0 + $1.value.count } == 472_756)
         let dual = AANetsBackbone(phaseZero: net)

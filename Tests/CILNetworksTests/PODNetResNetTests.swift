@@ -1,7 +1,7 @@
 import CILNetworks
 import Testing
 
-/// PODNet's CIFAR ResNet-32 (aanets-protocol.md §3.3): structure, initialisation, shapes,
+/// PODNet's CIFAR ResNet-32: structure, initialisation, shapes,
 /// float64 gradients, and its use as the phase-0 network of a 4-level POD-AANets.
 @Suite(.serialized) struct PODNetResNetTests {
     static func learnableCount(_ parameters: [Parameter]) -> Int {
