@@ -29,7 +29,9 @@ let package = Package(
 
         // Tensors, random streams, digests and every compute kernel (the only code that
         // calls oneDNN/OpenBLAS or starts threads).
-        .target(name: "CILKernels", dependencies: ["CBLAS", "CDNNL"]),
+        .target(name: "CILKernels", dependencies: ["CBLAS", "CDNNL", "CConv3x3"]),
+        // Hand-written AVX2/FMA 3x3 convolution kernels (C, dispatched at run time).
+        .target(name: "CConv3x3", path: "Sources/CConv3x3"),
         // Reverse-mode autodiff, layers, models, optimisers, schedules.
         .target(name: "CILNetworks", dependencies: ["CILKernels"]),
         // Dataset readers, class orders, augmentation, loaders.

@@ -82,6 +82,8 @@ public final class ComputeEngine {
 
     /// Whether this engine claimed the process's thread configuration for itself.
     public let exclusive: Bool
+    /// Who runs 3x3 stride-1 convolutions; recorded in `environment` (it changes last bits).
+    public let conv3x3Kernel: Conv3x3Kernel
 
     /// - Parameters:
     ///   - threads: 1 ... `ComputeEngine.maximumThreads` (the machine's CPU count).
@@ -90,9 +92,12 @@ public final class ComputeEngine {
     ///     later engines with another count refuse, since OpenMP's and OpenBLAS's thread
     ///     counts (and glibc's malloc settings) are process-wide and a result's last bits
     ///     depend on them.
-    public init(threads: Int = 2, path: KernelPath = .fast, exclusive: Bool = false) throws {
+    ///   - conv3x3: `.direct` falls back to oneDNN on CPUs without AVX2 and FMA.
+    public init(threads: Int = 2, path: KernelPath = .fast, exclusive: Bool = false,
+                conv3x3: Conv3x3Kernel = .processDefault) throws {
         try ProcessConfiguration.acquire(threads: threads, exclusive: exclusive)
         self.threads = threads
+        conv3x3Kernel = conv3x3 == .direct && Conv3x3Kernel.cpuSupportsDirect ? .direct : .onednn
         self.path = path
         self.exclusive = exclusive
         // Pin both libraries' thread pools: oneDNN's backward-weights and OpenBLAS's sgemm
@@ -172,6 +177,7 @@ public final class ComputeEngine {
         var env: [String: String] = [:]
         env["threads"] = String(threads)
         env["kernel_path"] = path.rawValue
+        env["conv3x3_kernel"] = conv3x3Kernel == .direct ? "cilbench-avx2-fma" : "onednn"
         if let v = dnnl_version() {
             env["onednn_version"] = "\(v.pointee.major).\(v.pointee.minor).\(v.pointee.patch)"
         }

@@ -1,5 +1,6 @@
-// 2-d convolution without bias: NHWC activations, OIHW weights. Float32 runs oneDNN's direct
-// kernels (brgconv / jit avx512 on this machine); float64, and float32 on the reference path,
+// 2-d convolution without bias: NHWC activations, OIHW weights. Float32 runs our own
+// AVX2 kernels for 3x3 stride-1 layers (DirectConvolution.swift) and oneDNN's direct
+// kernels for the rest; float64, and float32 on the reference path,
 // run the portable loops in ReferenceConvolution.swift, which define the result.
 import CDNNL
 
@@ -60,6 +61,8 @@ extension ComputeEngine {
         var out = Tensor(uninitialized: g.outputShape, dtype: input.dtype, layout: .nhwc)
         if usesReference(input.dtype) || out.count == 0 || g.inChannels == 0 {
             ReferenceConvolution.forward(input, weight, &out, g)
+        } else if runsDirect3x3(g) {
+            try direct3x3Forward(input.storage.raw, oihw: weight.storage.raw, bias: nil, residual: nil, relu: false, into: out.storage.raw, g)
         } else {
             let plan = try convPrimitive(g, .forward)
             try plan.run(self, a: input.storage.raw, b: weight.storage.raw, out: out.storage.raw)
@@ -79,6 +82,8 @@ extension ComputeEngine {
         var out = Tensor(uninitialized: g.inputShape, dtype: gradOutput.dtype, layout: .nhwc)
         if usesReference(gradOutput.dtype) || gradOutput.count == 0 || out.count == 0 {
             ReferenceConvolution.backwardData(gradOutput, weight, &out, g)
+        } else if runsDirect3x3(g) {
+            try direct3x3BackwardData(gradOutput.storage.raw, oihw: weight.storage.raw, into: out.storage.raw, g)
         } else {
             let plan = try convPrimitive(g, .backwardData)
             try plan.run(self, a: gradOutput.storage.raw, b: weight.storage.raw, out: out.storage.raw)
@@ -97,6 +102,8 @@ extension ComputeEngine {
         var out = Tensor(uninitialized: g.weightShape, dtype: input.dtype, layout: .oihw)
         if usesReference(input.dtype) || gradOutput.count == 0 || out.count == 0 {
             ReferenceConvolution.backwardWeights(gradOutput, input, &out, g)
+        } else if runsDirect3x3(g) {
+            try direct3x3BackwardWeights(input.storage.raw, gradOutput.storage.raw, into: out.storage.raw, g)
         } else {
             let plan = try convPrimitive(g, .backwardWeights)
             try plan.run(self, a: input.storage.raw, b: gradOutput.storage.raw, out: out.storage.raw)

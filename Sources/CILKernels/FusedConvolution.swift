@@ -24,6 +24,9 @@ extension ComputeEngine {
             case .float32: Reference.biasResidualReLU(Float.self, &out, bias, residual, relu)
             case .float64: Reference.biasResidualReLU(Double.self, &out, bias, residual, relu)
             }
+        } else if runsDirect3x3(g) {
+            try direct3x3Forward(input.storage.raw, oihw: weight.storage.raw, bias: bias.storage.raw, residual: residual?.storage.raw,
+                                 relu: relu, into: out.storage.raw, g)
         } else {
             let key = "conv2d_inference|\(g)|sum=\(residual != nil)|relu=\(relu)"
             let plan: FusedConvPrimitive

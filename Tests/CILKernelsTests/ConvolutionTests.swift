@@ -237,3 +237,75 @@ private func randomCases(_ count: Int) -> [Case] {
         }
     }
 }
+
+/// The hand-written 3x3 kernels (DirectConvolution.swift) against oneDNN and the float64
+/// reference on the ResNet geometries they take, and their thread-count invariance.
+@Suite struct DirectConvolutionTests {
+    private static let geometries: [Case] = [
+        (3, 8, 8, 16, 16, 3, 1, 1), (2, 7, 5, 32, 16, 3, 1, 1), (2, 4, 4, 64, 64, 3, 1, 1),
+        (17, 5, 9, 16, 48, 3, 1, 1),  // batch not divisible by the 16 gradient chunks; pixel count not by 6
+        (1, 1, 1, 16, 16, 3, 1, 1),
+    ]
+
+    @Test func matchesOneDNNAndFloat64() throws {
+        try #require(Conv3x3Kernel.cpuSupportsDirect, "CPU without AVX2/FMA: the direct kernels never run here")
+        let direct = try ComputeEngine(threads: 2, conv3x3: .direct)
+        let onednn = try ComputeEngine(threads: 2, conv3x3: .onednn)
+        #expect(direct.environment["conv3x3_kernel"] == "cilbench-avx2-fma")
+        #expect(onednn.environment["conv3x3_kernel"] == "onednn")
+        for (i, c) in Self.geometries.enumerated() {
+            let x = randomPair([c.n, c.h, c.w, c.ci], .nhwc, "direct.x", i)
+            let w = randomPair([c.co, c.ci, 3, 3], .oihw, "direct.w", i)
+            let g = Conv2DGeometry(input: x.f32.shape, weight: w.f32.shape, stride: 1, padding: 1)
+            let dy = randomPair(g.outputShape, .nhwc, "direct.dy", i)
+            #expect(direct.runsDirect3x3(g) && !onednn.runsDirect3x3(g))
+            for engine in [direct, onednn] {
+                let y = try engine.conv2dForward(x.f32, weight: w.f32, stride: 1, padding: 1)
+                let dx = try engine.conv2dBackwardData(dy.f32, weight: w.f32, geometry: g)
+                let dw = try engine.conv2dBackwardWeights(dy.f32, input: x.f32, geometry: g)
+                expectClose(y, try engine.conv2dForward(x.f64, weight: w.f64, stride: 1, padding: 1), 1e-5, "fwd \(c)")
+                expectClose(dx, try engine.conv2dBackwardData(dy.f64, weight: w.f64, geometry: g), 1e-5, "bwd-data \(c)")
+                expectClose(dw, try engine.conv2dBackwardWeights(dy.f64, input: x.f64, geometry: g), 1e-5, "bwd-weights \(c)")
+            }
+        }
+    }
+
+    /// Same bits at 1 and 2 threads, and run to run (the chunking depends on the batch only).
+    @Test func sameBitsAtEveryThreadCount() throws {
+        try #require(Conv3x3Kernel.cpuSupportsDirect)
+        let x = randomPair([19, 8, 8, 32], .nhwc, "direct.det.x", 0).f32
+        let w = randomPair([16, 32, 3, 3], .oihw, "direct.det.w", 0).f32
+        let g = Conv2DGeometry(input: x.shape, weight: w.shape, stride: 1, padding: 1)
+        let dy = randomPair(g.outputShape, .nhwc, "direct.det.dy", 0).f32
+        let b = randomPair([16], .plain, "direct.det.b", 0).f32
+        func digests(_ e: ComputeEngine) throws -> [UInt64] {
+            [Digest.of(try e.conv2dForward(x, weight: w, stride: 1, padding: 1)),
+             Digest.of(try e.conv2dBackwardData(dy, weight: w, geometry: g)),
+             Digest.of(try e.conv2dBackwardWeights(dy, input: x, geometry: g)),
+             Digest.of(try e.conv2dInference(x, weight: w, bias: b, stride: 1, padding: 1, residual: dy, relu: true))]
+        }
+        let two = try digests(try ComputeEngine(threads: 2, conv3x3: .direct))
+        #expect(try digests(try ComputeEngine(threads: 1, conv3x3: .direct)) == two)
+        #expect(try digests(try ComputeEngine(threads: 2, conv3x3: .direct)) == two)
+    }
+
+    /// The inference epilogue (bias, residual, ReLU) against the float64 reference.
+    @Test func inferenceEpilogue() throws {
+        try #require(Conv3x3Kernel.cpuSupportsDirect)
+        let engine = try ComputeEngine(threads: 2, conv3x3: .direct)
+        let x = randomPair([3, 6, 7, 16], .nhwc, "direct.inf.x", 0)
+        let w = randomPair([32, 16, 3, 3], .oihw, "direct.inf.w", 0)
+        let b = randomPair([32], .plain, "direct.inf.b", 0)
+        let r = randomPair([3, 6, 7, 32], .nhwc, "direct.inf.r", 0)
+        for (residual, relu) in [(false, false), (false, true), (true, false), (true, true)] {
+            let fast = try engine.conv2dInference(x.f32, weight: w.f32, bias: b.f32, stride: 1, padding: 1, residual: residual ? r.f32 : nil, relu: relu)
+            let exact = try engine.conv2dInference(x.f64, weight: w.f64, bias: b.f64, stride: 1, padding: 1, residual: residual ? r.f64 : nil, relu: relu)
+            expectClose(fast, exact, 1e-5, "residual \(residual) relu \(relu)")
+        }
+    }
+}
+
+private func expectClose(_ a: Tensor, _ ref: Tensor, _ tolerance: Double, _ what: String) {
+    let error = relativeError(a, ref)
+    #expect(error < tolerance, "\(what): relative error \(error)")
+}

@@ -1,0 +1,121 @@
+// Our own AVX2/FMA kernels (Sources/CConv3x3) for the 3x3, stride-1, padding-1
+// convolutions that make up nearly all of a ResNet's arithmetic. oneDNN 2.6's jit:avx2
+// reaches ~55% of the FMA peak on these layers; the hand-written kernels 65-85% (figures
+// in Benchmarks/README.md). Other geometries (stems, stride 2, 1x1, wide layers) stay on
+// oneDNN.
+//
+// Determinism: forward and backward-data accumulate each output in one fixed order, and
+// backward-weights sums per-chunk partials in chunk order over a chunk count that depends
+// only on the batch, so these kernels give the same bits at every thread count.
+import CConv3x3
+import Foundation
+
+/// Which implementation runs 3x3 stride-1 convolutions on the fast path.
+public enum Conv3x3Kernel: String, Sendable {
+    /// cilbench's AVX2/FMA kernels where the CPU has them, else oneDNN.
+    case direct
+    /// Always oneDNN (`CILBENCH_CONV3X3=onednn`), for comparisons.
+    case onednn
+
+    /// The process default: `direct` when the CPU has AVX2 and FMA, unless the environment
+    /// variable `CILBENCH_CONV3X3=onednn` asks for oneDNN.
+    public static var processDefault: Conv3x3Kernel {
+        if ProcessInfo.processInfo.environment["CILBENCH_CONV3X3"] == "onednn" { return .onednn }
+        return cpuSupportsDirect ? .direct : .onednn
+    }
+
+    /// Whether this CPU has AVX2 and FMA.
+    public static var cpuSupportsDirect: Bool { cil_conv3x3_available() != 0 }
+}
+
+extension ComputeEngine {
+    /// Whether the direct kernels take this geometry. Channel limits keep the weight
+    /// working set in L1/L2 and the per-chunk gradient partials small.
+    public func runsDirect3x3(_ g: Conv2DGeometry) -> Bool {
+        conv3x3Kernel == .direct && g.kernelHeight == 3 && g.kernelWidth == 3 && g.stride == 1 && g.padding == 1
+            && g.inChannels % 16 == 0 && g.outChannels % 16 == 0 && g.inChannels <= 64 && g.outChannels <= 64
+            && g.height > 0 && g.width > 0 && g.batch > 0
+    }
+
+    /// y = relu?(conv(x, W) + bias + residual) for NHWC `x` and OIHW `weight`.
+    func direct3x3Forward(_ x: UnsafeRawPointer, oihw weight: UnsafeRawPointer, bias: UnsafeRawPointer?, residual: UnsafeRawPointer?,
+                          relu: Bool, into y: UnsafeMutableRawPointer, _ g: Conv2DGeometry) throws {
+        let hwio = Self.hwio(weight.assumingMemoryBound(to: Float.self), out: g.outChannels, in: g.inChannels, flipped: false)
+        try runForward(x, hwio: hwio, bias: bias, residual: residual, relu: relu, into: y,
+                       batch: g.batch, height: g.height, width: g.width, inChannels: g.inChannels, outChannels: g.outChannels)
+    }
+
+    /// dx = the forward convolution of dy with the kernel flipped and its channel axes swapped.
+    func direct3x3BackwardData(_ dy: UnsafeRawPointer, oihw weight: UnsafeRawPointer, into dx: UnsafeMutableRawPointer,
+                               _ g: Conv2DGeometry) throws {
+        let flipped = Self.hwio(weight.assumingMemoryBound(to: Float.self), out: g.outChannels, in: g.inChannels, flipped: true)
+        try runForward(dy, hwio: flipped, bias: nil, residual: nil, relu: false, into: dx,
+                       batch: g.batch, height: g.height, width: g.width, inChannels: g.outChannels, outChannels: g.inChannels)
+    }
+
+    /// dW (OIHW) summed over the batch.
+    func direct3x3BackwardWeights(_ x: UnsafeRawPointer, _ dy: UnsafeRawPointer, into dw: UnsafeMutableRawPointer,
+                                  _ g: Conv2DGeometry) throws {
+        let C = g.inChannels, O = g.outChannels, taps = 9 * C * O
+        // One partial per chunk of images; the chunk count depends on the batch only.
+        let chunks = min(g.batch, 16)
+        let partials = UnsafeMutablePointer<Float>.allocate(capacity: chunks * taps)
+        defer { partials.deallocate() }
+        partials.initialize(repeating: 0, count: chunks * taps)
+        let failed = FailureFlag()
+        let xf = x.assumingMemoryBound(to: Float.self), dyf = dy.assumingMemoryBound(to: Float.self)
+        parallelChunks(chunks, threads: threads) { range in
+            for chunk in range {
+                let first = g.batch * chunk / chunks, last = g.batch * (chunk + 1) / chunks
+                if cil_conv3x3_backward_weights(xf, dyf, partials + chunk * taps, Int32(first), Int32(last),
+                                                Int32(g.height), Int32(g.width), Int32(C), Int32(O)) != 0 { failed.set() }
+            }
+        }
+        if failed.isSet { throw KernelError.invalidArgument("conv3x3 backward-weights could not allocate its scratch buffer") }
+        // Sum the partials in chunk order, then HWIO -> OIHW.
+        let out = dw.assumingMemoryBound(to: Float.self)
+        for i in 0..<taps {
+            var s = partials[i]
+            for chunk in 1..<chunks { s += partials[chunk * taps + i] }
+            let tap = i / (C * O), c = (i / O) % C, o = i % O
+            out[(o * C + c) * 9 + tap] = s
+        }
+    }
+
+    private func runForward(_ x: UnsafeRawPointer, hwio: [Float], bias: UnsafeRawPointer?, residual: UnsafeRawPointer?, relu: Bool,
+                            into y: UnsafeMutableRawPointer, batch: Int, height: Int, width: Int, inChannels: Int, outChannels: Int) throws {
+        let failed = FailureFlag()
+        let xf = x.assumingMemoryBound(to: Float.self), yf = y.assumingMemoryBound(to: Float.self)
+        let bf = bias?.assumingMemoryBound(to: Float.self), rf = residual?.assumingMemoryBound(to: Float.self)
+        hwio.withUnsafeBufferPointer { w in
+            parallelChunks(batch, threads: threads) { range in
+                if cil_conv3x3_forward(xf, w.baseAddress, bf, rf, relu ? 1 : 0, yf, Int32(range.lowerBound), Int32(range.upperBound),
+                                       Int32(height), Int32(width), Int32(inChannels), Int32(outChannels)) != 0 { failed.set() }
+            }
+        }
+        if failed.isSet { throw KernelError.invalidArgument("conv3x3 forward could not allocate its scratch buffer") }
+    }
+
+    /// OIHW -> HWIO ([kh][kw][in][out]); `flipped` gives the backward-data kernel
+    /// [kh][kw][out][in] = W[out][in][2-kh][2-kw].
+    static func hwio(_ w: UnsafePointer<Float>, out O: Int, in C: Int, flipped: Bool) -> [Float] {
+        var r = [Float](repeating: 0, count: 9 * C * O)
+        for o in 0..<O {
+            for c in 0..<C {
+                for tap in 0..<9 {
+                    let v = w[(o * C + c) * 9 + tap]
+                    if flipped { r[(8 - tap) * C * O + o * C + c] = v } else { r[tap * C * O + c * O + o] = v }
+                }
+            }
+        }
+        return r
+    }
+}
+
+/// Set by any worker whose kernel call failed; read after the parallel region.
+private final class FailureFlag: @unchecked Sendable {
+    private var value = false
+    private let lock = NSLock()
+    func set() { lock.lock(); value = true; lock.unlock() }
+    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
+}
