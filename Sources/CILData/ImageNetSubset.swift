@@ -1,6 +1,8 @@
-/// The two 100-class ImageNet subsets that both go by "ImageNet-100" (protocol §2.3,
-/// Appendix A). They share no definition: LUCIR/AANets draw 100 wnids at random with
-/// seed 1993; PODNet takes the first 100 wnids in sorted order.
+/// The two 100-class ImageNet subsets that both go by "ImageNet-100" ([LUCIR]
+/// `imagenet-class-incremental/gen_imagenet_subset.py` l.31-34; [POD]
+/// `imagenet_split/val_100.txt`; the difference is confirmed in [POD]'s issue #17). They
+/// share no definition: LUCIR/AANets draw 100 wnids at random with seed 1993; PODNet takes
+/// the first 100 wnids in sorted order.
 public enum ImageNetSubset: String, Sendable, CaseIterable {
     /// LUCIR / AANets-LUCIR / Mnemonics / PyCIL: the first 100 entries of the seed-1993
     /// permutation of the 1000 sorted wnids ("seed_1993_subset_100_imagenet").
