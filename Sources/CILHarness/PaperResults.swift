@@ -1,7 +1,8 @@
 /// AANets Table 1 values that were checked against a source ([ACIL] Table 1, which says it
 /// duplicates AANets' values), for `cilbench table --paper`. Rows we found no readable copy
-/// of (iCaRL, LUCIR and Mnemonics with AANets: take them from the CVPR 2021 PDF, Table 1) and the suspect iCaRL ImageNet-1k cells are absent, so they show
-/// as unknown rather than as invented numbers.
+/// of (iCaRL, LUCIR and Mnemonics with AANets; they are in the CVPR 2021 PDF's Table 1) and
+/// the suspect iCaRL ImageNet-1k cells are absent, so they show as unknown rather than as
+/// invented numbers.
 public enum PaperResults {
     /// Average incremental accuracy (%) reported in Table 1 for a method label
     /// (`lucir`, `podnet+aanets`, ...) on a shipped protocol, nil when not verified.
