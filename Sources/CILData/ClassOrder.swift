@@ -1,6 +1,7 @@
 /// The order in which a benchmark's classes are learned: `labels[j]` is the dataset label
 /// learned j-th, and classifier output j means class `labels[j]`. Orders that users mix
-/// up carry distinct names (peers.md §3: two "iCaRL" CIFAR-100 orders circulate).
+/// up carry distinct names (two "iCaRL" CIFAR-100 orders circulate: the seed-1993 shuffle of
+/// [LUCIR]/[AAN] and the one of [POD] `options/data/cifar100_3orders.yaml`).
 public struct ClassOrder: Sendable, Hashable, CustomStringConvertible {
     public let name: String
     public let labels: [Int]
@@ -38,7 +39,9 @@ public struct ClassOrder: Sendable, Hashable, CustomStringConvertible {
     public var labelToPosition: [Int] { positions }
 
     /// `np.random.seed(seed); np.random.shuffle(np.arange(n))`: the LUCIR/AANets/PyCIL
-    /// order on CIFAR-100 and ImageNet, and PODNet's ImageNet orders (protocol §2.2).
+    /// order on CIFAR-100 and ImageNet, and PODNet's ImageNet orders ([AAN]
+    /// `trainer/base_trainer.py` l.219-246; [PyCIL] `utils/data_manager.py` l.202-204; [POD]
+    /// `options/data/imagenet100_1order.yaml`, `imagenet1000_1order.yaml`).
     public static func numpyShuffle(seed: UInt32, classCount n: Int) -> ClassOrder {
         ClassOrder(permutation: MersenneTwister.numpyPermutation(seed: seed, count: n), name: "numpy-seed\(seed)-shuffle-\(n)")
     }

@@ -70,7 +70,7 @@ public enum DatasetCheck {
         public var defaultRoot: String? { self == .fashionMNIST ? FashionMNIST.debianRoot : nil }
     }
 
-    /// Official checksums pinned by the protocol document (file name → SHA-256): none
+    /// Official checksums (file name → SHA-256), pinned only from a public source: none
     /// yet, so nothing is invented here; adding one makes `check` compare against it.
     public static let pinnedChecksums: [String: String] = [:]
 

@@ -1,6 +1,8 @@
-/// The two 100-class ImageNet subsets that both go by "ImageNet-100" (protocol §2.3,
-/// Appendix A). They share no definition: LUCIR/AANets draw 100 wnids at random with
-/// seed 1993; PODNet takes the first 100 wnids in sorted order.
+/// The two 100-class ImageNet subsets that both go by "ImageNet-100" ([LUCIR]
+/// `imagenet-class-incremental/gen_imagenet_subset.py` l.31-34; [POD]
+/// `imagenet_split/val_100.txt`; the difference is confirmed in [POD]'s issue #17). They
+/// share no definition: LUCIR/AANets draw 100 wnids at random with seed 1993; PODNet takes
+/// the first 100 wnids in sorted order.
 public enum ImageNetSubset: String, Sendable, CaseIterable {
     /// LUCIR / AANets-LUCIR / Mnemonics / PyCIL: the first 100 entries of the seed-1993
     /// permutation of the 1000 sorted wnids ("seed_1993_subset_100_imagenet").
@@ -32,7 +34,7 @@ public enum ImageNetSubset: String, Sendable, CaseIterable {
         // Pinned lists catch a wnid set that is not ILSVRC-2012's (or the other subset).
         switch self {
         case .lucirSeed1993 where learned != Self.lucirLearningOrder:
-            throw DataError.invalidArgument("\(rawValue): these wnids do not give the pinned LUCIR subset (Appendix A); wrong wnid list or the PODNet subset?")
+            throw DataError.invalidArgument("\(rawValue): these wnids do not give the pinned LUCIR subset; wrong wnid list or the PODNet subset?")
         case .podnetFirst100 where members.first != "n01440764" || members.last != "n01855672":
             throw DataError.invalidArgument("\(rawValue): these wnids do not give PODNet's subset (sorted wnids n01440764…n01855672); wrong wnid list or the LUCIR subset?")
         default:
@@ -40,7 +42,9 @@ public enum ImageNetSubset: String, Sendable, CaseIterable {
         }
     }
 
-    /// Appendix A, LUCIR/AANets subset in learning order (phase 0 = first 50).
+    /// The LUCIR/AANets subset ([LUCIR] `imagenet-class-incremental/gen_imagenet_subset.py`
+    /// l.31-34) in learning order, the seed-1993 order indexing its sorted wnids (phase 0 =
+    /// first 50).
     public static let lucirLearningOrder: [String] = """
         n03710193 n03089624 n04152593 n01806567 n02107574 n04409515 n04599235 n03657121 n03942813 n04026417
         n02640242 n04591157 n01689811 n07614500 n03085013 n01882714 n02112706 n04266014 n02786058 n02526121

@@ -1,5 +1,6 @@
 /// Per-channel mean and std applied after scaling pixels to [0, 1]. The codebases differ
-/// (protocol §2.6): LUCIR/AANets CIFAR std ≈ 0.20 is not CIFAR's per-pixel std (≈ 0.27)
+/// ([LUCIR] `class_incremental_cosine_cifar100.py` l.108-117; [POD]
+/// `inclearn/lib/data/datasets.py`): LUCIR/AANets CIFAR std ≈ 0.20 is not CIFAR's per-pixel std (≈ 0.27)
 /// but must be kept to reproduce AANets-LUCIR.
 public struct Normalization: Sendable, Hashable {
     public let mean: [Float]

@@ -1,7 +1,8 @@
 import CILKernels
 
 /// The preprocessing codebases use, as data: a spatial transform, an optional horizontal
-/// flip, optional brightness jitter and a normalisation (protocol §2.6). Applying it to one
+/// flip, optional brightness jitter and a normalisation ([AAN] `trainer/base_trainer.py`
+/// l.97-126; [POD] `inclearn/lib/data/datasets.py` l.27-92). Applying it to one
 /// image draws from that image's own stream in a fixed order (crop, flip, jitter), so the
 /// result depends only on (seed, phase, epoch, sample id).
 public struct Preprocessing: Sendable, Hashable {

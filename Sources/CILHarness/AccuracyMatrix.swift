@@ -1,7 +1,7 @@
 /// What one classifier (CNN head or NME) got right over a whole run, kept as counts so that
 /// every accuracy below is exact and the sample-weighted and phase-averaged variants can
 /// both be derived (they differ whenever phases hold different numbers of test images,
-/// e.g. the 50 base classes against 10 per phase; peers.md §3.2).
+/// e.g. the 50 base classes against 10 per phase; mmasana/FACIL prints both, `avg` and `wavg`).
 ///
 /// All accuracies are percentages in 0...100. Phases are numbered from 0 (the base phase);
 /// N = `lastPhase`, so a run has N + 1 evaluations.
@@ -69,7 +69,8 @@ public struct AccuracyMatrix: Sendable, Hashable {
     }
 
     /// Accuracy after phase k on the base (phase-0) classes, a[k][0]: the forgetting curve
-    /// and the input to the Mnemonics forgetting rate (protocol §2.7, `top1_acc_list_ori`).
+    /// and the input to the Mnemonics forgetting rate ([AAN] `top1_acc_list_ori`,
+    /// `trainer/base_trainer.py` l.765-789).
     public func phase0ClassAccuracy(afterPhase k: Int) -> Double {
         accuracy(afterPhase: k, onClassesOfPhase: 0)
     }

@@ -48,7 +48,8 @@ public struct CILProtocol: Sendable, Hashable {
         let own = settings(forMethod: method)
         for line in CanonicalForm.methodLines(name: "method", own, shared: nil) { out[line.path] = line.value }
         out["method.name"] = method
-        // Recorded even when defaulted, so a bundle always says which fidelity it ran (§10).
+        // Recorded even when defaulted, so a bundle always says which fidelity it ran
+        // (README.md, "Sources cited": quirks G1-G14).
         let fidelity = own.hyperParameters[Fidelity.settingKey]?.plainText ?? Fidelity.reference.rawValue
         out["method.\(Fidelity.settingKey)"] = fidelity
         out["method.class_mean_views"] = ClassMeanViews.forPreprocessing(own.preprocessing, fidelity: Fidelity(rawValue: fidelity) ?? .reference).rawValue

@@ -3,7 +3,7 @@ import CILMethods
 
 /// Which views of each exemplar the NME class means average (README.md, “Choices where the sources are silent”, G1).
 ///
-/// [AAN] `trainer/base_trainer.py` `set_exemplar_set` (the flip at l.924, §10 G1) and
+/// [AAN] `trainer/base_trainer.py` `set_exemplar_set` (the flip at l.924, G1) and
 /// [LUCIR] `cifar100-class-incremental/class_incremental_cosine_cifar100.py` (l.437) compute,
 /// per class, on CIFAR:
 ///   D  = φ(exemplar images), every column normalised
@@ -13,7 +13,8 @@ import CILMethods
 /// reverses the last axis of the uint8 NHWC array, the colour channel, so the "flipped" copy
 /// is the BGR image normalised with the RGB statistics — not a mirror image. On ImageNet
 /// both codebases use no second view (the ImageNet branch sets D2 = D). PODNet uses a true
-/// horizontal flip. Herding ranks on the original view only (§2.5), whatever this says.
+/// horizontal flip. Herding ranks on the original view only ([AAN]
+/// `trainer/base_trainer.py` l.845-905), whatever this says.
 public enum ClassMeanViews: String, Sendable, Hashable, Codable {
     /// One view: the test transform of each exemplar.
     case original
@@ -49,7 +50,8 @@ public enum ClassMeanViews: String, Sendable, Hashable, Codable {
     /// Class means over the features of several views of the same exemplars (row r of
     /// every tensor is the same exemplar): every row of every view normalised, averaged
     /// per class over all views, and the mean normalised — the formula above, in
-    /// float64. With one view it is the single-view mean of §2.7.
+    /// float64. With one view it is the reference code's single-view mean
+    /// (its ImageNet branch).
     public static func means(_ views: [Tensor], groups: [[Int]]) -> Tensor {
         let d = views[0].shape[1]
         let values = views.map(\.doubles)

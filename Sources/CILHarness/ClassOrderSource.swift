@@ -4,7 +4,8 @@ import CILData
 /// fingerprint hashes the resolved labels, so two spellings of one order (a seed and the
 /// same list written out) are the same protocol.
 public enum ClassOrderSource: Sendable, Hashable, CustomStringConvertible {
-    /// `np.random.seed(s); np.random.shuffle(arange(n))` (LUCIR/AANets use 1993, §2.2).
+    /// `np.random.seed(s); np.random.shuffle(arange(n))` (LUCIR/AANets use 1993:
+    /// [AAN] `trainer/base_trainer.py` l.219-246).
     case numpySeed(UInt32)
     /// A fixed list known to CILData by name, e.g. `podnet-cifar100-0`.
     case named(String)

@@ -36,7 +36,8 @@ public struct DatasetSpec: Sendable, Hashable {
 
     public var kind: Kind
     /// Which 100 ImageNet classes (`imagenet-subset` only): the LUCIR seed-1993 draw or
-    /// PODNet's first 100 wnids (protocol §2.3). They are different datasets.
+    /// PODNet's first 100 wnids ([LUCIR] `imagenet-class-incremental/gen_imagenet_subset.py`;
+    /// [POD] `imagenet_split/val_100.txt`). They are different datasets.
     public var subset: ImageNetSubset?
     /// Training images used per class, the first n of each class in file order; nil = all.
     public var trainImagesPerClass: Int?

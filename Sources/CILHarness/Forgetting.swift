@@ -1,4 +1,5 @@
-/// Forgetting, in the three definitions that circulate (protocol §8). They measure
+/// Forgetting, in the three definitions that circulate (Mnemonics, CVPR 2020; Chaudhry et
+/// al., ECCV 2018; Lopez-Paz & Ranzato, NeurIPS 2017). They measure
 /// different things and have different signs; the names keep them apart.
 extension AccuracyMatrix {
     /// k ↦ a[k][0] for k = 0...N: accuracy on the base classes after every phase.
@@ -6,7 +7,8 @@ extension AccuracyMatrix {
 
     /// Mnemonics/AANets "forgetting rate": a[0][0] − a[N][0], the drop in base-class
     /// accuracy from phase 0 to the last phase. Positive means forgetting; lower is better
-    /// (§8.1; [ACIL] prints the opposite sign).
+    /// (the Mnemonics paper's definition; [AAN] records its input, `top1_acc_list_ori`, in
+    /// `trainer/base_trainer.py` l.786; [ACIL] prints the opposite sign).
     public var mnemonicsForgettingRate: Double {
         phase0ClassAccuracy(afterPhase: 0) - phase0ClassAccuracy(afterPhase: lastPhase)
     }

@@ -1,9 +1,11 @@
 /// The headline numbers of a run, per classifier. Each name says which average it is,
-/// because "accuracy" in CIL papers means at least three different things (peers.md §3.2).
+/// because "accuracy" in CIL papers means at least three different things (final vs average
+/// incremental, task-averaged vs sample-weighted, and CNN vs NME, [Issue #42]).
 extension AccuracyMatrix {
     /// The AANets Table 1 metric: (1/(N+1)) Σ_{k=0..N} A_k, the mean of the sample-weighted
     /// accuracy on all seen classes over the N+1 evaluations, **phase 0 included**
-    /// (protocol §2.7; [AAN] trainer.py l.182-184, PODNet `incremental_accuracy`).
+    /// ([AAN] `trainer/trainer.py` l.182-184; [POD] `inclearn/lib/metrics.py`
+    /// `incremental_accuracy`).
     public var averageIncrementalAccuracy: Double {
         (0...lastPhase).map(accuracyOnSeenClasses(afterPhase:)).reduce(0, +) / Double(phaseCount)
     }

@@ -1,6 +1,8 @@
 import CILData
 
-/// The input pipeline of a protocol, named after the codebase it reproduces (§2.6).
+/// The input pipeline of a protocol, named after the codebase it reproduces ([AAN]
+/// `trainer/base_trainer.py` l.97-126; [LUCIR] `class_incremental_cosine_cifar100.py` l.108-117;
+/// [POD] `inclearn/lib/data/datasets.py` l.27-92).
 public enum PreprocessingVariant: String, Sendable, Hashable, CaseIterable {
     /// LUCIR/AANets CIFAR: RandomCrop(32, 4) + flip; std ≈ 0.20 normalisation.
     case lucirCIFAR = "lucir-cifar"

@@ -23,7 +23,8 @@ public struct RunConfiguration {
     public var threads: Int
     public var evaluationBatchSize: Int
     /// Whether the run copies the reference code's quirks (G1 class-mean views, G3 α
-    /// gradient accumulation, G13 balanced set with replacement) or corrects them (§10).
+    /// gradient accumulation, G13 balanced set with replacement) or corrects them
+    /// (README.md, "Sources cited": G1-G14).
     public var fidelity: Fidelity
     /// The views NME class means average (G1); `RunPlan` derives it from the protocol's
     /// preprocessing and the fidelity.

@@ -2,8 +2,9 @@ import CILKernels
 import CZstd
 import Foundation
 
-/// What a run's numbers may depend on beyond the code and the protocol (peers.md §3.7:
-/// nobody records the environment with the results): OS, CPU model, the engine's ISA,
+/// What a run's numbers may depend on beyond the code and the protocol (the CIL harnesses we
+/// know do not record the environment with the results, though e.g. torch 1.2 vs 1.7 moves
+/// PODNet-NME by about 4 points: arthurdouillard/incremental_learning.pytorch issue #31): OS, CPU model, the engine's ISA,
 /// OpenBLAS core, library versions and thread count, and the Swift compiler.
 public enum RunEnvironment {
     /// The host's description merged with `engine` (`ComputeEngine.environment`).

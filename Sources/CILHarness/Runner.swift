@@ -276,7 +276,8 @@ public final class Runner {
             let indices = groups.flatMap { $0 }
             var views = [try extractor.run(network, indices: indices).features]
             // G1: the second view of every exemplar (channel-reversed or mirrored), through the
-            // same test transform; only the class means see it, herding does not (§2.5).
+            // same test transform; only the class means see it, herding does not
+            // ([AAN] `trainer/base_trainer.py` l.845-905 herds on the original view).
             if let view = configuration.classMeanViews.secondView {
                 let base = extractor.assembler
                 let assembler = BatchAssembler(source: base.source, preprocessing: base.preprocessing.viewing(view), seed: base.seed, labelMap: base.labelMap)

@@ -1,6 +1,7 @@
 import CILNetworks
 
-/// Epochs, batches, optimiser and learning-rate schedule of a protocol (§5).
+/// Epochs, batches, optimiser and learning-rate schedule of a protocol (fields:
+/// protocols/README.md; each shipped protocol file names the source of its values).
 public struct TrainingSettings: Sendable, Hashable {
     /// Epochs of phase 0.
     public var epochs: Int

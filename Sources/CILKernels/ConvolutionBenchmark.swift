@@ -1,5 +1,6 @@
 // Throughput of the fast convolution path on the ResNet-32 (CIFAR) layer shapes, for
-// comparison with the per-layer oneDNN table in shared/docs/onednn-vs-openblas.md.
+// comparison across engines and with the per-layer figures in README.md, "Speed"
+// (`cilbench bench` prints them).
 import Foundation
 
 extension ComputeEngine {

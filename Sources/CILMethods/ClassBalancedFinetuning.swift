@@ -64,7 +64,8 @@ public struct ClassBalancedFinetuning: Sendable, Equatable {
         let indices = data.exemplars.flatMap { $0 }
         guard !indices.isEmpty, epochs > 0 else { return }
         // Freeze everything but the class vectors for the pass; restore the flags after, so
-        // old vectors are frozen again for the next phase (LUCIR §6.3).
+        // old vectors are frozen again for the next phase (LUCIR's lr 0 for them: [LUCIR]
+        // `cifar100-class-incremental/class_incremental_cosine_cifar100.py` l.327-331).
         let parameters = network.parameters
         let flags = parameters.map(\.isTrainable)
         defer { for (p, t) in zip(parameters, flags) { p.isTrainable = t } }

@@ -1,8 +1,10 @@
-/// How the LUCIR code path grows a cosine head between phases (§6.3, §4.6), shared by
-/// LUCIR and the AANets-code iCaRL variant (§6.2): new class vectors are imprinted from
+/// How the LUCIR code path grows a cosine head between phases ([LUCIR]
+/// `cifar100-class-incremental/class_incremental_cosine_cifar100.py` l.273-331; [AAN]
+/// `trainer/base_trainer.py` l.470-549), shared by LUCIR and the AANets-code iCaRL variant
+/// ([AAN] `trainer/incremental_icarl.py`): new class vectors are imprinted from
 /// the new classes' features and every older vector is frozen.
 public enum CosineHeadGrowth {
-    /// The imprinted vector of one class (§6.3; [AAN] `base_trainer.py` l.470-549):
+    /// The imprinted vector of one class ([AAN] `trainer/base_trainer.py` l.470-549):
     /// normalize(mean_j normalize(f_j)) · `norm`. Computed in float64 for determinism.
     public static func imprintedVector(classFeatures features: Tensor, norm: Double) throws -> [Double] {
         guard features.rank == 2, features.shape[0] > 0 else {
@@ -21,7 +23,8 @@ public enum CosineHeadGrowth {
         return mean.map { $0 / length * norm }
     }
 
-    /// Mean L2 norm of the rows of a [C, D] weight matrix (‖w_old‖_avg of §6.3).
+    /// Mean L2 norm of the rows of a [C, D] weight matrix (the code's
+    /// `average_old_embedding_norm`).
     public static func meanRowNorm(_ weights: Tensor) -> Double {
         let c = weights.shape[0], d = weights.shape[1]
         let values = weights.doubles
@@ -50,7 +53,8 @@ public enum CosineHeadGrowth {
 }
 
 /// Unscaled cosines and σ-scaled logits of a cosine head from one computation, for losses
-/// that need both (LUCIR's margin ranking uses the cosines, §6.3).
+/// that need both (LUCIR's margin ranking uses the cosines: [LUCIR]
+/// `utils_incremental/incremental_train_and_eval_MR_LF.py` l.85-127).
 public func cosineScores(_ g: Graph, head: CosineLinearHead, features: Var) -> (cosines: Var, logits: Var) {
     let all = head.weights.count == 1 ? g.parameter(head.weights[0]) : concatenateRows(g, head.weights.map { g.parameter($0) })
     let cosines = g.cosineSimilarity(features, all)

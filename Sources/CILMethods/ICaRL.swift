@@ -1,4 +1,4 @@
-/// iCaRL as the AANets code runs it (§6.2, [AAN] `trainer/incremental_icarl.py` l.76-86):
+/// iCaRL as the AANets code runs it ([AAN] `trainer/incremental_icarl.py` l.76-86):
 /// the LUCIR code path's cosine head (learnable σ, imprinted new vectors, frozen old ones),
 /// herding exemplars, and
 ///   L = CE(z, y) + β·T²·(1/B) Σ_b KL(softmax(z*_b/T) ‖ softmax(z_{b,C_o}/T)),  T = 2, β = 0.25,
@@ -7,7 +7,7 @@
 ///
 /// iCaRL classifies by nearest mean of exemplars; the harness computes both classifiers and
 /// `classifier` records which one this method reports (default nme; the sources leave it
-/// open, §11 question 8).
+/// open: neither the AANets paper nor [AAN] says which one its iCaRL rows use).
 public final class ICaRL: IncrementalMethod {
     public static let name = "icarl"
     public static let summary = "iCaRL, AANets-code variant: cosine head, imprinting, CE + β·T²·KD (T=2, β=0.25), NME"
@@ -49,7 +49,8 @@ public final class ICaRL: IncrementalMethod {
         return g.add(ce, Self.distillation(g, logits: logits, teacherLogits: old, temperature: temperature, beta: beta))
     }
 
-    /// β·T²·KL(softmax(z*/T) ‖ softmax(z_{C_o}/T)), averaged over the batch (§6.2).
+    /// β·T²·KL(softmax(z*/T) ‖ softmax(z_{C_o}/T)), averaged over the batch
+    /// ([AAN] `trainer/incremental_icarl.py` l.76-86; G11).
     public static func distillation(_ g: Graph, logits: Var, teacherLogits: Tensor, temperature: Double, beta: Double) -> Var {
         let student = g.columns(logits, 0..<teacherLogits.shape[1])
         let kl = g.distillationKL(student: student, teacher: g.constant(teacherLogits), temperature: temperature)

@@ -106,7 +106,7 @@ public protocol IncrementalMethod: AnyObject {
     /// Each gradient is clamped to [−c, c] before the optimiser step (PODNet: 5); nil: no clamp.
     var gradientClamp: Double? { get }
     /// The backbone the method trains when the protocol names `architecture` (PODNet
-    /// swaps in its own ResNet variants, §3.3).
+    /// swaps in its own ResNet variants: [POD] `inclearn/convnet/my_resnet.py`, `resnet.py`).
     func backbone(for architecture: ResNetArchitecture) -> ResNetArchitecture
     /// What phase 0 of this method computes (head, loss, settings that matter there). Runs
     /// whose methods give the same signature share a cached phase 0, as the reference

@@ -1,4 +1,5 @@
-/// LUCIR (§6.3, §5.2; [LUCIR] `incremental_train_and_eval_MR_LF.py` l.85-127, [AAN]
+/// LUCIR (Hou et al., CVPR 2019; [LUCIR] `utils_incremental/incremental_train_and_eval_MR_LF.py`
+/// l.85-127, [AAN]
 /// `trainer/incremental_lucir.py` l.114-144): a cosine head with learnable σ, imprinted new
 /// vectors and frozen old ones, herding exemplars, and
 ///   L = CE(z, y) + L_lf + L_mr
@@ -7,7 +8,7 @@
 ///   L_mr = w·(1/(|H|·K)) Σ_{b∈H} Σ_k max(0, m − s_y + s_(k)), the K largest new-class cosines,
 ///   all cosines unscaled by σ, and L_mr = 0 when H is empty.
 /// Defaults are the CIFAR-100 ones: λ_base 5, K 2, m 0.5, w 1. The reported classifier is
-/// CNN (maintainer, [Issue #42], §2.7).
+/// CNN (maintainer, [Issue #42]).
 public final class LUCIR: IncrementalMethod {
     public static let name = "lucir"
     public static let summary = "LUCIR: cosine head, imprinting, less-forget (adaptive λ), margin ranking (K=2, m=0.5)"
@@ -19,11 +20,12 @@ public final class LUCIR: IncrementalMethod {
     public let hardNegatives: Int
     public let margin: Double
     public let marginWeight: Double
-    /// Which classifier the method's headline number uses (CNN for LUCIR, §2.7); the
+    /// Which classifier the method's headline number uses (CNN for LUCIR, [Issue #42]); the
     /// harness computes both either way.
     public let evalClassifier: String
-    /// §5.2: LUCIR's ImageNet-Full script finetunes the head on the exemplars after each
-    /// incremental phase; nil when off (the default, as in every other LUCIR script).
+    /// LUCIR's ImageNet-Full script ([LUCIR] `imagenet-class-incremental/run_all.sh`,
+    /// `cbf_class_incremental_cosine_imagenet.py`) finetunes the head on the exemplars after
+    /// each incremental phase; nil when off (the default, as in every other LUCIR script).
     public let classBalancedFinetuning: ClassBalancedFinetuning?
     var teacher: Teacher?
     var lambda = 0.0
@@ -36,7 +38,7 @@ public final class LUCIR: IncrementalMethod {
         marginWeight = try settings.double("mr_weight", default: 1)
         evalClassifier = try settings.string("eval_classifier", default: "cnn", allowed: ["cnn", "nme"])
         guard try settings.bool("freeze_old_head", default: true) else {
-            throw MethodError.unsupported("lucir: freeze_old_head false is not offered; LUCIR freezes old class vectors (§6.3)")
+            throw MethodError.unsupported("lucir: freeze_old_head false is not offered; LUCIR freezes old class vectors")
         }
         guard hardNegatives >= 1 else { throw MethodError.badSetting(key: "mr_k", value: "\(hardNegatives)", expected: "at least 1") }
         classBalancedFinetuning = try settings.bool("class_balanced_finetuning", default: false) ? ClassBalancedFinetuning(settings: settings) : nil
@@ -56,7 +58,8 @@ public final class LUCIR: IncrementalMethod {
         CosineLinearHead(featureDimension: featureDimension, classes: classes, seed: seed)
     }
 
-    /// λ_i = λ_base·sqrt(|C_o|/|C_n|) (§6.3; the code's `lamda * sqrt(num_old_classes / nb_cl)`).
+    /// λ_i = λ_base·sqrt(|C_o|/|C_n|) (the code's `lamda * sqrt(num_old_classes / nb_cl)`:
+    /// [LUCIR] `cifar100-class-incremental/class_incremental_cosine_cifar100.py` l.206-211).
     public static func adaptiveLambda(base: Double, oldClasses: Int, newClasses: Int) -> Double {
         base * (Double(oldClasses) / Double(max(newClasses, 1))).squareRoot()
     }
@@ -74,7 +77,8 @@ public final class LUCIR: IncrementalMethod {
         try loss(g, network: network, batch: batch, context: context, backboneMode: .training)
     }
 
-    /// CBF runs after exemplar selection on this phase's data (§5.2).
+    /// CBF runs after exemplar selection on this phase's data ([LUCIR]
+    /// `imagenet-class-incremental/cbf_class_incremental_cosine_imagenet.py`).
     public func afterExemplarSelection(_ context: PhaseContext, network: Network, data: any PhaseData) throws {
         guard let classBalancedFinetuning, context.phase > 0 else { return }
         try classBalancedFinetuning.run(self, context: context, network: network, data: data)
@@ -99,7 +103,8 @@ public final class LUCIR: IncrementalMethod {
         return total
     }
 
-    /// λ·mean_b(1 − cos(f_b, f*_b)): `CosineEmbeddingLoss` with target 1 (§6.3).
+    /// λ·mean_b(1 − cos(f_b, f*_b)): `CosineEmbeddingLoss` with target 1
+    /// ([LUCIR] `utils_incremental/incremental_train_and_eval_MR_LF.py` l.85-127).
     public static func lessForget(_ g: Graph, features: Var, teacherFeatures: Tensor, lambda: Double) -> Var {
         let student = g.l2NormalizeRows(features)
         let target = g.l2NormalizeRows(g.constant(teacherFeatures))   // a constant: no gradient
@@ -109,7 +114,7 @@ public final class LUCIR: IncrementalMethod {
     }
 
     /// `MarginRankingLoss(m)(s_y, s_(k), 1)` over every (old-class sample, hard negative)
-    /// pair (§6.3), or nil when the batch holds no old-class sample. The K hard negatives
+    /// pair (same file), or nil when the batch holds no old-class sample. The K hard negatives
     /// are the largest new-class cosines (`topk` values; ties go to the lower class index);
     /// the gradient reaches only the selected cosines, as through `topk` and `masked_select`.
     public static func marginRanking(_ g: Graph, cosines: Var, labels: [Int32], oldClasses: Int, hardNegatives k: Int, margin: Double) throws -> Var? {

@@ -1,15 +1,17 @@
 import Foundation
 
-/// Learning without Forgetting as class-incremental tables use it (§6.1). No exemplars; the
-/// teacher is the previous phase's network, frozen when the phase begins.
+/// Learning without Forgetting (Li & Hoiem, ECCV 2016) as class-incremental tables use it. No
+/// exemplars; the teacher is the previous phase's network, frozen when the phase begins.
 ///
 /// `loss = bce` (default): "LwF.MC" of the iCaRL paper, the variant behind the LwF rows of
-/// AANets' Table 1 (quoted from Mnemonics/LUCIR, §5.4): iCaRL's sigmoid binary
-/// cross-entropy (§6.2) with one-hot targets for new classes and the teacher's sigmoid
-/// outputs for old classes, averaged over all B·C entries (iCaRL's code reduces with a
-/// plain mean; the spec's sum leaves the reduction open).
+/// AANets' Table 1 (which appear to be quoted from the Mnemonics and LUCIR papers; [AAN] has
+/// no LwF code): iCaRL's sigmoid binary cross-entropy (iCaRL paper, Rebuffi et al., CVPR
+/// 2017) with one-hot targets for new classes and the teacher's sigmoid outputs for old
+/// classes, averaged over all B·C entries (iCaRL's code reduces with a plain mean; the
+/// paper's sum leaves the reduction open).
 ///
-/// `loss = kd`: the [PyCIL] form of §6.1, L = CE(z_{C_n}, y − |C_o|) + w·KD_T(z_{C_o}, z*),
+/// `loss = kd`: the [PyCIL] form (`models/lwf.py` l.156-166, l.202-205),
+/// L = CE(z_{C_n}, y − |C_o|) + w·KD_T(z_{C_o}, z*),
 /// KD_T(p, q) = −(1/B) Σ_b Σ_c softmax(q/T)_c log softmax(p/T)_c, T = 2, w = 3 (the
 /// original Li & Hoiem form is the same with w = 1).
 public final class LwF: IncrementalMethod {
@@ -59,7 +61,7 @@ public final class LwF: IncrementalMethod {
         }
     }
 
-    /// iCaRL's loss (§6.2): mean over entries of BCE(z, t), t = one-hot(y) on the classes the
+    /// iCaRL's loss (iCaRL paper): mean over entries of BCE(z, t), t = one-hot(y) on the classes the
     /// teacher does not know and sigmoid(z*) on those it does.
     public static func binaryCrossEntropy(_ g: Graph, logits: Var, labels: [Int32], teacherLogits: Tensor?) throws -> Var {
         let shape = g[logits].shape, rows = shape[0], classes = shape[1]
@@ -82,8 +84,9 @@ public final class LwF: IncrementalMethod {
         return g.mean(g.binaryCrossEntropyWithLogits(logits, targets: g.constant(g[logits].dtype == .float64 ? t : t.converted(to: .float32))))
     }
 
-    /// The [PyCIL] form (§6.1): CE over the new-class logits plus `weight` times the soft
-    /// cross-entropy of the old-class logits against the teacher's, both at temperature T.
+    /// The [PyCIL] form (`models/lwf.py` l.156-166, l.202-205): CE over the new-class logits
+    /// plus `weight` times the soft cross-entropy of the old-class logits against the
+    /// teacher's, both at temperature T.
     public static func knowledgeDistillation(_ g: Graph, logits: Var, labels: [Int32], teacherLogits: Tensor, temperature: Double, weight: Double) throws -> Var {
         let classes = g[logits].shape[1], oldClasses = teacherLogits.shape[1]
         guard labels.allSatisfy({ Int($0) >= oldClasses && Int($0) < classes }) else {

@@ -63,7 +63,8 @@ public final class Mnemonics: IncrementalMethod {
         momentum = try settings.double("mnemonics_momentum", default: 0.9)
         weightDecay = try settings.double("mnemonics_weight_decay", default: 5e-4)
         query = try settings.string("mnemonics_query", default: "phase", allowed: ["phase", "new"])
-        // The protocols name the method Mnemonics is applied to; the code's is LUCIR (§6.5).
+        // The protocols name the method Mnemonics is applied to; the code's is LUCIR
+        // ([MAN] `mnemonics-training/1_train/trainer/mnemonics.py`).
         baseMethod = try settings.string("base_method", default: "lucir", allowed: ["lucir"])
         guard learningRate >= 0, learningRate.isFinite else { throw MethodError.badSetting(key: "mnemonics_lr", value: "\(learningRate)", expected: "a finite number ≥ 0") }
         guard epochs >= 0 else { throw MethodError.badSetting(key: "mnemonics_epochs", value: "\(epochs)", expected: "an integer ≥ 0") }

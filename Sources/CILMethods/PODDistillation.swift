@@ -47,7 +47,8 @@ public enum PODDistillation {
 }
 
 extension Teacher {
-    /// The teacher's pooled feature and every stage map (the attention maps of §3.3), in
+    /// The teacher's pooled feature and every stage map (the attention maps of [POD]
+    /// `inclearn/convnet/my_resnet.py` and `resnet.py`), in
     /// evaluation mode without gradients, as constants for the student's graph.
     public func podOutputs(_ images: Tensor, engine: ComputeEngine) throws -> (pooled: Tensor, stages: [Tensor]) {
         let g = Graph(engine: engine, recordsGradients: false)

@@ -1,9 +1,9 @@
 import Foundation
 
 /// PODNet-CNN ([POD] `inclearn/models/podnet.py`,
-/// `options/podnet/podnet_cnn_cifar100.yaml`): PODNet's own ResNet variants (§3.3), an LSC
-/// head (K proxies per class, learned scale η), k-means-imprinted new proxies with the old
-/// ones frozen, the loss
+/// `options/podnet/podnet_cnn_cifar100.yaml`): PODNet's own ResNet variants
+/// (`inclearn/convnet/`), an LSC head (K proxies per class, learned scale η),
+/// k-means-imprinted new proxies with the old ones frozen, the loss
 ///   L = NCA(η, ŝ, y) + λ_f·√(n_seen/n_task)·POD-flat + λ_c·√(n_seen/n_task)·POD-spatial,
 /// every gradient clamped to [−5, 5], and classifier-only balanced finetuning on the
 /// exemplar memory after every phase > 0. Evaluation is CNN (argmax ŝ).
@@ -42,7 +42,7 @@ public final class PODNetCNN: IncrementalMethod {
         _ = try settings.string("classifier", default: "lsc", allowed: ["lsc"])
         _ = try settings.string("distance", default: "neg_stable_cosine", allowed: ["neg_stable_cosine"])
         guard try settings.bool("freeze_old_head", default: true) else {
-            throw MethodError.unsupported("podnet: freeze_old_head false is not offered; PODNet gives old proxies lr 0 (§5.3)")
+            throw MethodError.unsupported("podnet: freeze_old_head false is not offered; PODNet gives old proxies lr 0")
         }
         proxies = try settings.int("proxies_per_class", default: 10)
         guard proxies >= 1 else { throw MethodError.badSetting(key: "proxies_per_class", value: "\(proxies)", expected: "at least 1") }
@@ -86,7 +86,7 @@ public final class PODNetCNN: IncrementalMethod {
 
     public var gradientClamp: Double? { clamp }
 
-    /// §3.3: PODNet trains its own ResNet variants (G9, G10).
+    /// PODNet trains its own ResNet variants ([POD] `inclearn/convnet/`, G9, G10).
     public func backbone(for architecture: ResNetArchitecture) -> ResNetArchitecture {
         switch architecture {
         case .resnet32: .podnetResNet32

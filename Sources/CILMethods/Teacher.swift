@@ -1,6 +1,7 @@
 /// The previous phase's network, frozen: what distillation-based methods compare against.
 /// It is taken when a phase begins, so under AANets it is the plain phase-0 network at
-/// phase 1 and the dual-branch network (with its own frozen α) afterwards (§4.6, G7).
+/// phase 1 and the dual-branch network (with its own frozen α) afterwards ([AAN]
+/// `trainer/base_trainer.py` l.316, l.359; G7).
 public struct Teacher {
     public let network: Network
 

@@ -73,13 +73,14 @@ extension ResNet {
 }
 
 extension ResNet {
-    /// PODNet's ImageNet ResNet-18 (§3.3): torchvision's layout at width 64 with three
-    /// changes. The stem is a 3×3 stride-1 convolution (then BN, ReLU and the 3×3/2
-    /// max-pool), so every later map is twice as large as in the standard ResNet-18 (about
-    /// 3.8× its cost). Within each stage only the first block ends with a ReLU; the second
-    /// does not, and nothing is applied between stages, so all four stage maps (PODNet's
-    /// attention maps, POD-AANets' levels) and the pooled feature are pre-ReLU. Every
-    /// residual branch's last BN starts at γ = 0; down-sampling shortcuts are 1×1 conv + BN.
+    /// PODNet's ImageNet ResNet-18 ([POD] `inclearn/convnet/resnet.py` l.105-215):
+    /// torchvision's layout at width 64 with three changes. The stem is a 3×3 stride-1
+    /// convolution (then BN, ReLU and the 3×3/2 max-pool), so every later map is twice as
+    /// large as in the standard ResNet-18 (about 3.8× its cost). Within each stage only the
+    /// first block ends with a ReLU; the second does not, and nothing is applied between
+    /// stages, so all four stage maps (PODNet's attention maps, POD-AANets' levels) and the
+    /// pooled feature are pre-ReLU. Every residual branch's last BN starts at γ = 0;
+    /// down-sampling shortcuts are 1×1 conv + BN.
     static func podnetImageNetLevels(inputChannels: Int, seed: UInt64) -> [Sequential] {
         let stem: [any Module] = [
             Conv2D(name: "stem.conv", inChannels: inputChannels, outChannels: 64, kernel: 3, stride: 1, padding: 1, seed: seed),

@@ -1,6 +1,7 @@
 /// Differentiable selection from [N, C] score matrices: a contiguous block of columns (the
 /// old- or new-class logits of a class-incremental head) and single entries picked per row
-/// (the ground-truth and hard-negative cosines of LUCIR's margin ranking loss, §6.3). The
+/// (the ground-truth and hard-negative cosines of LUCIR's margin ranking loss, [LUCIR]
+/// `utils_incremental/incremental_train_and_eval_MR_LF.py`). The
 /// gradient flows only to the selected entries, as with PyTorch slicing, `masked_select`
 /// and `topk` values.
 extension Graph {

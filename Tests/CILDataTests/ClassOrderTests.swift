@@ -1,8 +1,9 @@
 import CILData
 import Testing
 
-/// Expected lists are copied from the protocol document (§2.2 and Appendix A), not
-/// produced by our code.
+/// Expected lists are copied from [POD] `options/data/imagenet100_1order.yaml` (the seed-1993
+/// 100-class order LUCIR/AANets draw with numpy) and `imagenet1000_1order.yaml` (the
+/// 1000-class one), not produced by our code.
 enum SpecLists {
     static let cifar100Seed1993: [Int] = [
         68, 56, 78, 8, 23, 84, 90, 65, 74, 76, 40, 89, 3, 92, 55, 9, 26, 80, 43, 38,
@@ -90,7 +91,7 @@ enum SpecLists {
 
 @Test func podnetOrdersAreNamedApart() throws {
     let p0 = try ClassOrder.podnetCIFAR100(0)
-    // peers.md §3 / protocol §2.2: PODNet's first order starts 87, 0, 52, 58, 44, 91, 68, 97, 51, 15.
+    // [POD] `options/data/cifar100_3orders.yaml`: PODNet's first order starts 87, 0, 52, 58, 44, 91, 68, 97, 51, 15.
     #expect(Array(p0.labels.prefix(10)) == [87, 0, 52, 58, 44, 91, 68, 97, 51, 15])
     #expect(p0.name != ClassOrder.lucirCIFAR100.name)
     for i in 0..<3 { #expect(try ClassOrder.podnetCIFAR100(i).labels.sorted() == Array(0..<100)) }
@@ -111,14 +112,15 @@ enum SpecLists {
     #expect(s.phaseCount == 6)
     #expect(s.newPositions(phase: 0) == 0..<50)
     #expect(s.newPositions(phase: 5) == 90..<100)
-    // Spec §2.2: the `|` after 54 ends phase 0; phase 1 starts 37, 95, 14.
+    // Positions 0-49 (ending at 54) are phase 0; phase 1 starts 37, 95, 14.
     #expect(Array(s.newLabels(phase: 1, order: .lucirCIFAR100).prefix(3)) == [37, 95, 14])
     #expect(throws: DataError.self) { try PhaseSchedule(totalClasses: 100, initialClasses: 50, increment: 3) }
 }
 
 @Test func lucirSubsetIsConsistentWithTheSeed1993Order() {
-    // Appendix A lists the subset in learning order; sorting it gives ImageFolder labels,
-    // and the 100-class seed-1993 order indexes into them (§2.3).
+    // `lucirLearningOrder` lists the subset in learning order; sorting it gives ImageFolder
+    // labels, and the 100-class seed-1993 order indexes into them ([LUCIR]
+    // `imagenet-class-incremental/gen_imagenet_subset.py`, then ImageFolder's sorted classes).
     let learned = ImageNetSubset.lucirLearningOrder
     #expect(learned.count == 100 && Set(learned).count == 100)
     let alphabetical = learned.sorted()

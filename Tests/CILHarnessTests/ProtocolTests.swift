@@ -36,7 +36,7 @@ import Testing
             #expect(p.phases.phaseCount == n + 1)
         }
         let cifar = try lib.load("cifar100-b50-5")
-        #expect(Array(cifar.classOrder.labels.prefix(4)) == [68, 56, 78, 8])  // §2.2
+        #expect(Array(cifar.classOrder.labels.prefix(4)) == [68, 56, 78, 8])  // [POD] imagenet100_1order.yaml
         #expect(cifar.memory == .perClass(20))
         #expect(cifar.training.schedule.milestones == [80, 120] && cifar.training.schedule.stepsAtEpochStart)
         #expect(cifar.methods["lucir"]?.hyperParameters["lambda_base"] == .int(5))

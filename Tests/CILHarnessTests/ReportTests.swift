@@ -24,7 +24,7 @@ import Testing
         let lucir = try sampleResult(protocolName: "cifar100-b50-5")
         let plug = try sampleResult(aanets: true, protocolName: "cifar100-b50-5")
         let md = AccuracyTable(results: [lucir, plug]).markdown(paper: true)
-        #expect(md.contains("paper 63.17"))                            // LUCIR, §1.1
+        #expect(md.contains("paper 63.17"))                            // LUCIR, AANets Table 1 via [ACIL]
         #expect(md.split(separator: "\n").first { $0.hasPrefix("| lucir+aanets") }?.contains("paper: unknown") == true)
         #expect(PaperResults.averageIncrementalAccuracy(methodLabel: "podnet+aanets", protocolName: "imagenet-subset-podnet-b50-5") == 76.96)
         #expect(PaperResults.averageIncrementalAccuracy(methodLabel: "podnet", protocolName: "imagenet-subset-b50-5") == nil)

@@ -74,7 +74,7 @@ extension ImageDataset {
 /// head's old proxy blocks) — is snapshotted, and after the phase's training and `endPhase`
 /// it must still be in the head with exactly the same values. What a method does to the head
 /// after exemplar selection (`afterExemplarSelection`: LUCIR's class-balanced finetuning,
-/// §5.2; PODNet's balanced finetuning, which trains every proxy block as the reference code
+/// PODNet's balanced finetuning, which trains every proxy block as the reference code
 /// does) runs after that check, by design outside the window.
 final class ConformanceProbe: IncrementalMethod {
     static let name = "conformance-probe"

@@ -21,7 +21,8 @@ final class AfterSelectionWitness: ForwardingMethod {
 }
 
 @Suite(.serialized) struct LUCIRClassBalancedFinetuningTests {
-    /// §5.2, `ft_flag` 2: CBF moves every class vector (old blocks too) and nothing else —
+    /// [LUCIR] `imagenet-class-incremental/cbf_class_incremental_cosine_imagenet.py`,
+    /// `ft_flag` 2: CBF moves every class vector (old blocks too) and nothing else —
     /// no backbone weight, no BN statistic, not σ — only after incremental phases, and
     /// leaves the trainable flags as it found them (old vectors frozen again).
     @Test func finetunesOnlyTheClassVectorsAfterIncrementalPhases() throws {

@@ -1,7 +1,8 @@
 import CILMethods
 import Testing
 
-/// Hand-computed values of each method's loss on tiny float64 inputs (§6.1-§6.3).
+/// Hand-computed values of each method's loss on tiny float64 inputs (LwF, iCaRL,
+/// LUCIR; formulas and code sources in each method's doc comment).
 @Suite struct LossValueTests {
     let engine = try! ComputeEngine(threads: 1)
 
@@ -52,7 +53,7 @@ import Testing
         #expect(close(LUCIR.adaptiveLambda(base: 5, oldClasses: 4, newClasses: 3), 5 * (4.0 / 3).squareRoot()))
         let lucir = try LUCIR(settings: MethodSettings())
         #expect(lucir.resolvedSettings["lambda_base"] == "5.0" && lucir.hardNegatives == 2 && lucir.margin == 0.5)
-        // Class-balanced finetuning is offered (§5.2, LUCIRClassBalancedFinetuningTests); unfrozen old vectors are not.
+        // Class-balanced finetuning is offered (LUCIRClassBalancedFinetuningTests); unfrozen old vectors are not.
         #expect(try LUCIR(settings: MethodSettings(["class_balanced_finetuning": "true"])).classBalancedFinetuning != nil)
         #expect(throws: MethodError.self) { try LUCIR(settings: MethodSettings(["freeze_old_head": "false"])) }
     }

@@ -4,7 +4,8 @@ import CILMethods
 import Foundation
 import Testing
 
-/// Mnemonics (§6.5): the exemplar objective's pixel gradient, that the pass lowers it, that
+/// Mnemonics ([MAN] `mnemonics-training/1_train/trainer/mnemonics.py` l.302-374): the
+/// exemplar objective's pixel gradient, that the pass lowers it, that
 /// the replaced images are what the harness stores and uses, resume, and smoke runs with and
 /// without AANets.
 @Suite(.serialized) struct MnemonicsTests {

@@ -16,7 +16,7 @@ import Testing
 
     func tensor(_ rows: [[Double]]) -> Tensor { Tensor(shape: [rows.count, rows[0].count], scalars: rows.flatMap { $0 }) }
 
-    // MARK: NCA (§6.4, G8)
+    // MARK: NCA ([POD] `inclearn/lib/losses/base.py` `nca`, G8)
 
     /// Scores ŝ = [−0.5, −1, −2], η = 2, δ = 0.6. Reference: u = η(ŝ − δ) = [−2.2, −3.2, −5.2];
     /// label 0 (the arg-max): log(1 + e⁻¹ + e⁻³) = 0.349012; label 1: 1 + log(1 + 1 + e⁻³) = 1.717736.
@@ -44,7 +44,7 @@ import Testing
         #expect(abs(loss - 0.326928011042973 / 2) < 1e-12)
     }
 
-    // MARK: POD (§6.4)
+    // MARK: POD ([POD] `inclearn/lib/losses/distillation.py` l.28-96)
 
     /// One 2×2 single-channel map [[1, 2], [3, 4]] against all ones. Squared and summed over
     /// width: [5, 25]; over height: [10, 20]; normalised by √1150. The teacher's is [½, ½, ½, ½].

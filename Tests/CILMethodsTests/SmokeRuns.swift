@@ -31,7 +31,8 @@ enum SmokeRuns {
         try run(MethodRegistry.make(name, settings: MethodSettings(settings))).records
     }
 
-    /// Average incremental accuracy including phase 0 (§2.7), CNN or NME.
+    /// Average incremental accuracy including phase 0 ([AAN] `trainer/trainer.py`
+    /// l.182-184), CNN or NME.
     static func average(_ records: [PhaseOutcome], nme: Bool = false) -> Double {
         records.map { nme ? ($0.nmeAccuracy ?? .nan) : $0.cnnAccuracy }.reduce(0, +) / Double(records.count)
     }

@@ -10,15 +10,16 @@ import Testing
         #expect(learnable + LinearHead(featureDimension: 64, classes: 100, seed: 0).parameters.reduce(0) { $0 + $1.value.count } == 472_756)
         let dual = AANetsBackbone(phaseZero: net)
         let scales = dual.stable.parameters.filter { $0.name.hasSuffix(".scales") }.reduce(0) { $0 + $1.value.count }
-        #expect(scales == 53_808)       // §4.2
+        #expect(scales == 53_808)       // one per (out, in) kernel pair ([AAN] conv2d_mtl.py)
         #expect(dual.alphas.count == 3 && dual.alphas.allSatisfy { $0.value.scalarValue == 0.5 })
     }
 
     @Test func resnet18HasTheReferenceParameterCount() throws {
         let net = ResNet(.resnet18, seed: 0)
         let learnable = net.parameters.filter(\.isTrainable).reduce(0) { $0 + $1.value.count }
-        // 11.18 M with a 1000-way head (§3.2): backbone 11,176,512 + 512·1000 cosine weights… the
-        // torchvision ResNet-18 backbone without fc has 11,176,512 parameters.
+        // 11.18 M with a 1000-way head ([AAN] `models/modified_resnet.py`): backbone 11,176,512 +
+        // 512·1000 cosine weights… the torchvision ResNet-18 backbone without fc has 11,176,512
+        // parameters.
         #expect(learnable == 11_176_512)
         #expect(AANetsBackbone(phaseZero: net).alphas.count == 4)
     }

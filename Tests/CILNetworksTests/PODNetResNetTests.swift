@@ -91,8 +91,8 @@ import Testing
     }
 }
 
-/// PODNet's ImageNet ResNet-18 (§3.3): 3×3 stride-1 stem, γ = 0 residual branches, a ReLU
-/// only after the first block of each stage.
+/// PODNet's ImageNet ResNet-18 ([POD] `inclearn/convnet/resnet.py`): 3×3 stride-1 stem, γ = 0
+/// residual branches, a ReLU only after the first block of each stage.
 @Suite(.serialized) struct PODNetResNet18Tests {
     @Test func parameterCountFromTheStructure() throws {
         // stem:   3·64·9 + 2·64                                                        =      1,856
