@@ -63,14 +63,20 @@ let benchmarks: @Sendable () -> Void = {
         let x: Tensor, w: Tensor, dy: Tensor
         let geometry: Conv2DGeometry
     }
-    for (k, layer) in convolutions.enumerated() {
+    // The 3x3 stride-1 layers also get a `direct` twin: the same call on cilbench's own
+    // AVX2 kernels (`CILBENCH_CONV3X3=direct`), for comparison with oneDNN.
+    let variants = convolutions.enumerated().flatMap { k, layer in
+        let ours = layer.kernel == 3 && layer.stride == 1 && layer.cin % 16 == 0
+        return [(k, layer, Conv3x3Kernel.processDefault, "")] + (ours ? [(k, layer, Conv3x3Kernel.direct, " direct")] : [])
+    }
+    for (k, layer, conv3x3, suffix) in variants {
         let padding = layer.kernel / 2
         let inputs = Prepared<ConvolutionInputs>()
         let setup = {
             let x = randomTensor([batch, layer.size, layer.size, layer.cin], seed: UInt64(3 * k), layout: .nhwc)
             let w = randomTensor([layer.cout, layer.cin, layer.kernel, layer.kernel], seed: UInt64(3 * k + 1), layout: .oihw)
             let geometry = Conv2DGeometry(input: x.shape, weight: w.shape, stride: layer.stride, padding: padding)
-            inputs.value = ConvolutionInputs(engine: try ComputeEngine(threads: engineThreads()), x: x, w: w,
+            inputs.value = ConvolutionInputs(engine: try ComputeEngine(threads: engineThreads(), conv3x3: conv3x3), x: x, w: w,
                                              dy: randomTensor(geometry.outputShape, seed: UInt64(3 * k + 2), layout: .nhwc), geometry: geometry)
         }
         let directions: [(String, (ConvolutionInputs) throws -> Void)] = [
@@ -79,7 +85,7 @@ let benchmarks: @Sendable () -> Void = {
             ("backward-weights", { _ = try $0.engine.conv2dBackwardWeights($0.dy, input: $0.x, geometry: $0.geometry) }),
         ]
         for (direction, run) in directions {
-            Benchmark("conv \(layer.name) \(direction)",
+            Benchmark("conv \(layer.name) \(direction)\(suffix)",
                       configuration: kernelConfiguration([.wallClock, .throughput, gflops], setup, { inputs.value = nil })) { benchmark in
                 guard let prepared = inputs.value else { return benchmark.error("setup did not run") }
                 for _ in benchmark.scaledIterations {

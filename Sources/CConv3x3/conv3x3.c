@@ -6,7 +6,8 @@
 // sixteen ymm registers. Backward-data is this forward on the output gradient with the
 // kernel flipped and its channel axes swapped (done by the caller).
 // Backward-weights: for each tap and block of input channels, a run over the image's pixels
-// keeps a block of dw in registers (up to 6 input channels x 16 output channels).
+// keeps a block of dw in registers (up to 6 input channels x 16 output channels), summed
+// per image from zero and then added to dw, so no sum runs longer than one image's pixels.
 #include "conv3x3.h"
 #include <immintrin.h>
 #include <stdlib.h>
@@ -113,10 +114,7 @@ int cil_conv3x3_forward(const float *x, const float *w, const float *bias, const
     AVX2 static void weights_block_##CB(const float *padded, const int *offset, const float *dy, float *dw,      \
                                         int pixels, int tapOffset, int c0, int O, int ob) {                      \
         __m256 a[CB][2];                                                                                         \
-        for (int i = 0; i < CB; i++) {                                                                           \
-            a[i][0] = _mm256_loadu_ps(dw + (size_t)(c0 + i) * O + ob);                                           \
-            a[i][1] = _mm256_loadu_ps(dw + (size_t)(c0 + i) * O + ob + 8);                                       \
-        }                                                                                                        \
+        for (int i = 0; i < CB; i++) { a[i][0] = _mm256_setzero_ps(); a[i][1] = _mm256_setzero_ps(); }          \
         for (int p = 0; p < pixels; p++) {                                                                       \
             const __m256 g0 = _mm256_loadu_ps(dy + (size_t)p * O + ob), g1 = _mm256_loadu_ps(dy + (size_t)p * O + ob + 8); \
             const float *px = padded + offset[p] + tapOffset + c0;                                               \
@@ -127,8 +125,9 @@ int cil_conv3x3_forward(const float *x, const float *w, const float *bias, const
             }                                                                                                    \
         }                                                                                                        \
         for (int i = 0; i < CB; i++) {                                                                           \
-            _mm256_storeu_ps(dw + (size_t)(c0 + i) * O + ob, a[i][0]);                                           \
-            _mm256_storeu_ps(dw + (size_t)(c0 + i) * O + ob + 8, a[i][1]);                                       \
+            float *d = dw + (size_t)(c0 + i) * O + ob;                                                           \
+            _mm256_storeu_ps(d, _mm256_add_ps(_mm256_loadu_ps(d), a[i][0]));                                     \
+            _mm256_storeu_ps(d + 8, _mm256_add_ps(_mm256_loadu_ps(d + 8), a[i][1]));                             \
         }                                                                                                        \
     }
 WEIGHTS_BLOCK(6)

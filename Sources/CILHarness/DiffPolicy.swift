@@ -13,7 +13,7 @@ public struct DiffPolicy: Sendable, Equatable {
     public static let fileName = "policy.yaml"
     /// The environment keys whose equality makes results bit-reproducible.
     public static let defaultExactWhen = ["cpu_model", "onednn_isa", "onednn_version", "openblas_core", "openblas_config",
-                                          "threads", "kernel_path", "swift_version"]
+                                          "threads", "kernel_path", "conv3x3_kernel", "swift_version"]
 
     public var protocolName: String
     public var exactWhen: [String]

@@ -124,7 +124,7 @@ public final class ReplayComparator: KernelObserver {
 /// The settings a kernel's bits can depend on, compared between a recorded environment and
 /// this one. A difference here is the usual cause of a divergence.
 public enum EnvironmentComparison {
-    public static let relevantKeys = ["threads", "kernel_path", "onednn_version", "onednn_isa", "openblas_core", "openblas_config",
+    public static let relevantKeys = ["threads", "kernel_path", "conv3x3_kernel", "onednn_version", "onednn_isa", "openblas_core", "openblas_config",
                                       "openblas_coretype_env", "cpu_model", "cpu_count", "swift_version", "os"]
 
     public struct Difference: Sendable, CustomStringConvertible {

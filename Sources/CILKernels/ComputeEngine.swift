@@ -103,7 +103,7 @@ public final class ComputeEngine {
         // Pin both libraries' thread pools: oneDNN's backward-weights and OpenBLAS's sgemm
         // change their last bits with the thread count.
         omp_set_num_threads(Int32(threads))
-        openblas_set_num_threads(Int32(threads))
+        OpenBLASThreads.withCount(threads) {}
         // Keep freed activation buffers mapped instead of unmapping and re-faulting them
         // every batch (glibc's default costs up to 2x on inference).
         cil_keep_freed_memory_mapped()

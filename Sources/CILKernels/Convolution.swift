@@ -1,6 +1,6 @@
-// 2-d convolution without bias: NHWC activations, OIHW weights. Float32 runs our own
-// AVX2 kernels for 3x3 stride-1 layers (DirectConvolution.swift) and oneDNN's direct
-// kernels for the rest; float64, and float32 on the reference path,
+// 2-d convolution without bias: NHWC activations, OIHW weights. Float32 runs oneDNN's
+// direct kernels (or, opted in, our own AVX2 kernels for 3x3 stride-1 layers:
+// DirectConvolution.swift); float64, and float32 on the reference path,
 // run the portable loops in ReferenceConvolution.swift, which define the result.
 import CDNNL
 
@@ -82,7 +82,7 @@ extension ComputeEngine {
         var out = Tensor(uninitialized: g.inputShape, dtype: gradOutput.dtype, layout: .nhwc)
         if usesReference(gradOutput.dtype) || gradOutput.count == 0 || out.count == 0 {
             ReferenceConvolution.backwardData(gradOutput, weight, &out, g)
-        } else if runsDirect3x3(g) {
+        } else if runsDirect3x3BackwardData(g) {
             try direct3x3BackwardData(gradOutput.storage.raw, oihw: weight.storage.raw, into: out.storage.raw, g)
         } else {
             let plan = try convPrimitive(g, .backwardData)

@@ -1,8 +1,9 @@
 // Our own AVX2/FMA kernels (Sources/CConv3x3) for the 3x3, stride-1, padding-1
-// convolutions that make up nearly all of a ResNet's arithmetic. oneDNN 2.6's jit:avx2
-// reaches ~55% of the FMA peak on these layers; the hand-written kernels 65-85% (figures
-// in Benchmarks/README.md). Other geometries (stems, stride 2, 1x1, wide layers) stay on
-// oneDNN.
+// convolutions that make up nearly all of a ResNet's arithmetic, opt-in with
+// CILBENCH_CONV3X3=direct. Timed in alternation with oneDNN 2.6's jit:avx2 on a 2-vCPU
+// Zen 3 they are faster on 16-channel layers and on backward-weights, slower on
+// 64-channel backward-data (kept on oneDNN), and a step gains 1.02-1.18x (README.md,
+// "Speed"). Other geometries (stems, stride 2, 1x1, wide layers) always run on oneDNN.
 //
 // Determinism: forward and backward-data accumulate each output in one fixed order, and
 // backward-weights sums per-chunk partials in chunk order over a chunk count that depends
@@ -14,14 +15,16 @@ import Foundation
 public enum Conv3x3Kernel: String, Sendable {
     /// cilbench's AVX2/FMA kernels where the CPU has them, else oneDNN.
     case direct
-    /// Always oneDNN (`CILBENCH_CONV3X3=onednn`), for comparisons.
+    /// oneDNN, the default.
     case onednn
 
-    /// The process default: `direct` when the CPU has AVX2 and FMA, unless the environment
-    /// variable `CILBENCH_CONV3X3=onednn` asks for oneDNN.
+    /// The process default: oneDNN, unless the environment variable `CILBENCH_CONV3X3=direct`
+    /// asks for the direct kernels. They are opt-in because, timed in alternation with oneDNN
+    /// on the 2-vCPU Zen 3 (`cilbench bench --compare-conv3x3`), they gave 1.02-1.18x per
+    /// training step when the host was slow and a tie when it was fast: not yet the decisive
+    /// win that would justify moving every stored baseline's bits.
     public static var processDefault: Conv3x3Kernel {
-        if ProcessInfo.processInfo.environment["CILBENCH_CONV3X3"] == "onednn" { return .onednn }
-        return cpuSupportsDirect ? .direct : .onednn
+        ProcessInfo.processInfo.environment["CILBENCH_CONV3X3"] == "direct" && cpuSupportsDirect ? .direct : .onednn
     }
 
     /// Whether this CPU has AVX2 and FMA.
@@ -29,12 +32,19 @@ public enum Conv3x3Kernel: String, Sendable {
 }
 
 extension ComputeEngine {
-    /// Whether the direct kernels take this geometry. Channel limits keep the weight
-    /// working set in L1/L2 and the per-chunk gradient partials small.
+    /// Whether the direct kernels take this geometry (all three passes check it). Channel
+    /// limits keep the weight working set in L1/L2 and the per-chunk gradient partials small.
     public func runsDirect3x3(_ g: Conv2DGeometry) -> Bool {
         conv3x3Kernel == .direct && g.kernelHeight == 3 && g.kernelWidth == 3 && g.stride == 1 && g.padding == 1
             && g.inChannels % 16 == 0 && g.outChannels % 16 == 0 && g.inChannels <= 64 && g.outChannels <= 64
             && g.height > 0 && g.width > 0 && g.batch > 0
+    }
+
+    /// Backward-data goes to oneDNN from 64 channels on: its jit:avx2 backward-data beats the
+    /// direct kernel there (interleaved `cilbench bench --compare-conv3x3`: 118 vs 102
+    /// GFLOP/s on 64->64 @8), while the direct kernel wins or ties on 16 and 32 channels.
+    public func runsDirect3x3BackwardData(_ g: Conv2DGeometry) -> Bool {
+        runsDirect3x3(g) && max(g.inChannels, g.outChannels) <= 32
     }
 
     /// y = relu?(conv(x, W) + bias + residual) for NHWC `x` and OIHW `weight`.

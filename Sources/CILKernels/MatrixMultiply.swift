@@ -1,4 +1,24 @@
 import CBLAS
+import Foundation
+
+/// OpenBLAS's thread count is one process-wide setting and sgemm's last bits depend on it.
+/// Engines of different thread counts may live side by side (tests do this), so each sgemm
+/// sets the count it needs and runs under one lock; in a run, with one engine, the lock is
+/// never contended and the count never changes.
+enum OpenBLASThreads {
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var current = 0
+
+    static func withCount<R>(_ threads: Int, _ body: () -> R) -> R {
+        lock.lock()
+        defer { lock.unlock() }
+        if current != threads {
+            openblas_set_num_threads(Int32(threads))
+            current = threads
+        }
+        return body()
+    }
+}
 
 extension ComputeEngine {
     /// C = op(A) · op(B) for 2-d tensors, op = transpose when asked. Fast path: OpenBLAS
@@ -17,9 +37,11 @@ extension ComputeEngine {
             case .float64: Reference.matmul(Double.self, a, b, c, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB)
             }
         } else if m > 0 && n > 0 && k > 0 {
-            cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
-                        Int32(m), Int32(n), Int32(k), 1, a.floatPointer, Int32(a.shape[1]),
-                        b.floatPointer, Int32(b.shape[1]), 0, c.floatPointer, Int32(n))
+            OpenBLASThreads.withCount(threads) {
+                cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+                            Int32(m), Int32(n), Int32(k), 1, a.floatPointer, Int32(a.shape[1]),
+                            b.floatPointer, Int32(b.shape[1]), 0, c.floatPointer, Int32(n))
+            }
         }
         record("matmul", inputs: [a, b], output: c, attributes: ["transposeA": transposeA ? 1 : 0, "transposeB": transposeB ? 1 : 0])
         return c

@@ -91,4 +91,22 @@ public final class TrainingStepWorkload {
         let median = times.sorted()[times.count / 2]
         return (median, Double(batch) / median * 1000)
     }
+
+    /// Median milliseconds per step of two workloads timed in alternation (a, b, a, b, ...),
+    /// so that a machine whose speed drifts (a shared VM) slows both alike.
+    public static func measureInterleaved(_ a: TrainingStepWorkload, _ b: TrainingStepWorkload, iterations: Int, warmup: Int = 2)
+        throws -> (a: Double, b: Double)
+    {
+        for _ in 0..<warmup { try a.step(); try b.step() }
+        var ta: [Double] = [], tb: [Double] = []
+        for _ in 0..<iterations {
+            for (workload, isA) in [(a, true), (b, false)] {
+                let start = DispatchTime.now().uptimeNanoseconds
+                try workload.step()
+                let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+                if isA { ta.append(ms) } else { tb.append(ms) }
+            }
+        }
+        return (ta.sorted()[ta.count / 2], tb.sorted()[tb.count / 2])
+    }
 }

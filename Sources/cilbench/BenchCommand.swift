@@ -17,6 +17,8 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "A short run: 3 timed steps per case, no per-layer table.") var quick = false
     @Flag(help: "Print one JSON object mapping each case to images/s.") var json = false
     @Flag(help: "Also print where each case's step time goes, per kernel kind.") var profile = false
+    @Flag(help: "Time each case and conv layer with cilbench's 3x3 kernels and with oneDNN's, step by step in alternation.")
+    var compareConv3x3 = false
 
     func run() throws {
         let engine: ComputeEngine
@@ -31,10 +33,11 @@ struct BenchCommand: ParsableCommand {
             }
         }
         let steps = quick ? 3 : iterations
+        if compareConv3x3 { return try compare(selected, steps: steps) }
         var results: [(TrainingStepCase, Double, Double)] = []
         if !json {
             let env = engine.environment
-            print("# cilbench bench: batch \(batch), threads \(threads), oneDNN \(env["onednn_version"] ?? "?") ISA \(env["onednn_isa"] ?? "?"), OpenBLAS \(env["openblas_core"] ?? "?"), OMP_WAIT_POLICY \(env["omp_wait_policy"] ?? "?"), \(steps) timed steps (median)")
+            print("# cilbench bench: batch \(batch), threads \(threads), oneDNN \(env["onednn_version"] ?? "?") ISA \(env["onednn_isa"] ?? "?"), OpenBLAS \(env["openblas_core"] ?? "?"), OMP_WAIT_POLICY \(env["omp_wait_policy"] ?? "?"), 3x3 convs \(env["conv3x3_kernel"] ?? "?"), \(steps) timed steps (median)")
             print("| case | ms/batch | images/s |")
             print("|---|---|---|")
         }
@@ -67,6 +70,33 @@ struct BenchCommand: ParsableCommand {
             }
         }
         print("peak resident memory: \(String(format: "%.0f", peakResidentMegabytes())) MiB")
+    }
+}
+
+extension BenchCommand {
+    /// The A/B table: every case and layer on two engines that differ only in who runs the
+    /// 3x3 stride-1 convolutions, timed in alternation.
+    func compare(_ selected: [TrainingStepCase], steps: Int) throws {
+        let direct = try ComputeEngine(threads: try checkedThreads(threads), conv3x3: .direct)
+        let onednn = try ComputeEngine(threads: try checkedThreads(threads), conv3x3: .onednn)
+        guard direct.conv3x3Kernel == .direct else { throw failure("this CPU lacks AVX2/FMA: cilbench's 3x3 kernels do not run here") }
+        print("# cilbench bench --compare-conv3x3: batch \(batch), threads \(threads), \(steps) timed steps per engine, in alternation (medians)")
+        print("| case | cilbench 3x3 ms | oneDNN 3x3 ms | speed-up |")
+        print("|---|---|---|---|")
+        for c in selected {
+            let (a, b) = try TrainingStepWorkload.measureInterleaved(
+                TrainingStepWorkload(c, engine: direct, batch: batch), TrainingStepWorkload(c, engine: onednn, batch: batch),
+                iterations: steps, warmup: quick ? 1 : 2)
+            print("| \(c.rawValue) | \(String(format: "%.1f", a)) | \(String(format: "%.1f", b)) | \(String(format: "%.2f", b / a))x |")
+            fflush(nil)
+        }
+        if quick { return }
+        print("\n| conv layer (batch \(batch)), GFLOP/s cilbench / oneDNN | fwd | bwd-data | bwd-weights |")
+        print("|---|---|---|---|")
+        for row in try direct.compareConvolutionLayers(with: onednn, batch: batch) {
+            let cells = row.passes.map { String(format: "%.0f / %.0f", $0.0, $0.1) }
+            print("| \(row.name) | \(cells.joined(separator: " | ")) |")
+        }
     }
 }
 
