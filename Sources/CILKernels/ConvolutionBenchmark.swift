@@ -14,19 +14,8 @@ extension ComputeEngine {
         let layers = Self.benchmarkLayers
         var rows: [(name: String, forwardGFLOPS: Double, backwardDataGFLOPS: Double, backwardWeightsGFLOPS: Double)] = []
         for layer in layers {
-            let padding = layer.kernel / 2
-            var random = RandomStream(seed: 1, purpose: "conv.benchmark", rows.count)
-            func filled(_ shape: [Int], _ layout: Layout) -> Tensor {
-                var t = Tensor(uninitialized: shape, dtype: .float32, layout: layout)
-                t.withUnsafeMutableBufferPointer(as: Float.self) { buffer in
-                    for i in buffer.indices { buffer[i] = random.nextFloat() * 2 - 1 }
-                }
-                return t
-            }
-            let x = filled([batch, layer.size, layer.size, layer.cin], .nhwc)
-            let w = filled([layer.cout, layer.cin, layer.kernel, layer.kernel], .oihw)
-            let g = Conv2DGeometry(input: x.shape, weight: w.shape, stride: layer.stride, padding: padding)
-            let dy = filled(g.outputShape, .nhwc)
+            let (x, w, dy, g) = Self.layerInputs(layer, index: rows.count, batch: batch)
+            let padding = g.padding
             let gflop = g.flopsForward / 1e9
             let fwd = try Self.medianSeconds { _ = try self.conv2dForward(x, weight: w, stride: layer.stride, padding: padding) }
             let bwdData = try Self.medianSeconds { _ = try self.conv2dBackwardData(dy, weight: w, geometry: g) }
@@ -43,19 +32,8 @@ extension ComputeEngine {
         throws -> [(name: String, passes: [(Double, Double)])]
     {
         try Self.benchmarkLayers.enumerated().map { index, layer in
-            let padding = layer.kernel / 2
-            var random = RandomStream(seed: 1, purpose: "conv.benchmark", index)
-            func filled(_ shape: [Int], _ layout: Layout) -> Tensor {
-                var t = Tensor(uninitialized: shape, dtype: .float32, layout: layout)
-                t.withUnsafeMutableBufferPointer(as: Float.self) { buffer in
-                    for i in buffer.indices { buffer[i] = random.nextFloat() * 2 - 1 }
-                }
-                return t
-            }
-            let x = filled([batch, layer.size, layer.size, layer.cin], .nhwc)
-            let w = filled([layer.cout, layer.cin, layer.kernel, layer.kernel], .oihw)
-            let g = Conv2DGeometry(input: x.shape, weight: w.shape, stride: layer.stride, padding: padding)
-            let dy = filled(g.outputShape, .nhwc)
+            let (x, w, dy, g) = Self.layerInputs(layer, index: index, batch: batch)
+            let padding = g.padding
             let gflop = g.flopsForward / 1e9
             let passes: [(ComputeEngine) throws -> Void] = [
                 { _ = try $0.conv2dForward(x, weight: w, stride: layer.stride, padding: padding) },
@@ -67,6 +45,24 @@ extension ComputeEngine {
                 return (gflop / a, gflop / b)
             })
         }
+    }
+
+    /// Seeded uniform inputs, weights and output gradient of one benchmark layer.
+    private static func layerInputs(_ layer: (name: String, size: Int, cin: Int, cout: Int, kernel: Int, stride: Int), index: Int, batch: Int)
+        -> (x: Tensor, w: Tensor, dy: Tensor, g: Conv2DGeometry)
+    {
+        var random = RandomStream(seed: 1, purpose: "conv.benchmark", index)
+        func filled(_ shape: [Int], _ layout: Layout) -> Tensor {
+            var t = Tensor(uninitialized: shape, dtype: .float32, layout: layout)
+            t.withUnsafeMutableBufferPointer(as: Float.self) { buffer in
+                for i in buffer.indices { buffer[i] = random.nextFloat() * 2 - 1 }
+            }
+            return t
+        }
+        let x = filled([batch, layer.size, layer.size, layer.cin], .nhwc)
+        let w = filled([layer.cout, layer.cin, layer.kernel, layer.kernel], .oihw)
+        let g = Conv2DGeometry(input: x.shape, weight: w.shape, stride: layer.stride, padding: layer.kernel / 2)
+        return (x, w, filled(g.outputShape, .nhwc), g)
     }
 
     static let benchmarkLayers: [(name: String, size: Int, cin: Int, cout: Int, kernel: Int, stride: Int)] = [
