@@ -215,8 +215,16 @@ public final class Runner {
             }
         }
         try enter(.afterSelection, phase: k)
-        try method.afterExemplarSelection(context, network: network, data: RunnerPhaseData(runner: self, phase: k, seen: seen))
-        // A method may have replaced images (Mnemonics): class means must see the new ones.
+        let phaseData = RunnerPhaseData(phase: k, seen: seen, exemplars: memory.exemplars(seenClasses: seen), trainByPosition: trainByPosition,
+                                        configuration: configuration, trainAssembler: trainAssembler,
+                                        trainEvaluationAssembler: trainEvaluationAssembler, imageOverrides: imageOverrides)
+        let replacements = try method.afterExemplarSelection(context, network: network, data: phaseData)
+        if !replacements.isEmpty {
+            var overrides = imageOverrides
+            for replacement in replacements { overrides.merge(try phaseData.storedPixels(for: replacement)) { _, new in new } }
+            setImageOverrides(overrides)
+        }
+        // Replaced images (Mnemonics) change class means: the extractor must see the new ones.
         let evaluationExtractor = FeatureExtractor(engine: engine, assembler: trainEvaluationAssembler, batchSize: configuration.evaluationBatchSize)
         try enter(.evaluation, phase: k)
         var record = try evaluate(network: network, phase: k, seen: seen, extractor: evaluationExtractor)

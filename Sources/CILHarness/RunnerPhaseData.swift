@@ -1,32 +1,43 @@
 import CILData
 import CILMethods
 
-/// The runner's side of `PhaseData`: training-split access for a method after exemplar
-/// selection. Batches come from an assembler whose seed is keyed by the method's purpose,
-/// so a finetuning pass never replays the phase's own augmentation draws.
+/// The runner's side of `PhaseData`: read-only training-split access for a method after
+/// exemplar selection, over a snapshot of the runner's state (no reference back to it).
+/// Batches come from an assembler whose seed is keyed by the method's purpose, so a
+/// finetuning pass never replays the phase's own augmentation draws. Replacement images a
+/// method returns become uint8 pixels through `storedPixels(for:)`, which the runner applies.
 final class RunnerPhaseData: PhaseData {
-    unowned let runner: Runner
     let phase: Int
     let seen: Int
+    let exemplars: [[Int]]
+    private let trainByPosition: [[Int]]
+    private let configuration: RunConfiguration
+    private let trainAssembler: BatchAssembler
+    private let trainEvaluationAssembler: BatchAssembler
+    private let imageOverrides: [Int: [UInt8]]
 
-    init(runner: Runner, phase: Int, seen: Int) {
-        self.runner = runner
+    init(phase: Int, seen: Int, exemplars: [[Int]], trainByPosition: [[Int]], configuration: RunConfiguration,
+         trainAssembler: BatchAssembler, trainEvaluationAssembler: BatchAssembler, imageOverrides: [Int: [UInt8]]) {
         self.phase = phase
         self.seen = seen
+        self.exemplars = exemplars
+        self.trainByPosition = trainByPosition
+        self.configuration = configuration
+        self.trainAssembler = trainAssembler
+        self.trainEvaluationAssembler = trainEvaluationAssembler
+        self.imageOverrides = imageOverrides
     }
-
-    var exemplars: [[Int]] { runner.memory.exemplars(seenClasses: seen) }
 
     func trainingIndices(ofClass position: Int) throws -> [Int] {
         guard position >= 0, position < seen else {
             throw HarnessError.mismatch("class position \(position) has not been seen (\(seen) classes so far)")
         }
-        return runner.trainByPosition[position]
+        return trainByPosition[position]
     }
 
     func batches(indices: [Int], batchSize: Int, purpose: String, epoch: Int, shuffle: Bool) throws -> any TrainingBatchSource {
         try checkSeen(indices)
-        let base = runner.trainAssembler
+        let base = trainAssembler
         let assembler = BatchAssembler(source: base.source, preprocessing: base.preprocessing,
                                        seed: Digest.combine(base.seed, Digest.fnv1a(purpose)), labelMap: base.labelMap)
         return LoaderBatches(loader: try BatchLoader(assembler: assembler, indices: indices, batchSize: batchSize, phase: phase, epoch: epoch, shuffle: shuffle))
@@ -35,16 +46,28 @@ final class RunnerPhaseData: PhaseData {
     func images(at indices: [Int]) throws -> Tensor {
         try checkSeen(indices)
         guard !indices.isEmpty else { throw HarnessError.mismatch("no images asked for") }
-        return try runner.trainEvaluationAssembler.assemble(indices: indices, phase: phase, epoch: 0).images
+        return try trainEvaluationAssembler.assemble(indices: indices, phase: phase, epoch: 0).images
     }
 
-    func replaceImages(at indices: [Int], with images: Tensor) throws {
+    func storedImages(for replacement: ImageReplacement) throws -> Tensor {
+        guard !replacement.indices.isEmpty else { throw HarnessError.mismatch("no images asked for") }
+        let overrides = imageOverrides.merging(try storedPixels(for: replacement)) { _, new in new }
+        let base = trainEvaluationAssembler
+        let assembler = BatchAssembler(source: OverlaidImageSource(base: configuration.train, overrides: overrides), preprocessing: base.preprocessing,
+                                       seed: base.seed, labelMap: base.labelMap)
+        return try assembler.assemble(indices: replacement.indices, phase: phase, epoch: 0).images
+    }
+
+    /// The uint8 pixels the harness stores for `replacement`, by training index: de-normalised
+    /// with the test transform's statistics, ×255, rounded and clamped to 0...255.
+    func storedPixels(for replacement: ImageReplacement) throws -> [Int: [UInt8]] {
+        let indices = replacement.indices
         try checkSeen(indices)
-        let preprocessing = runner.configuration.testPreprocessing
+        let preprocessing = configuration.testPreprocessing
         guard case .identity = preprocessing.spatial else {
             throw HarnessError.mismatch("images can be replaced only when the test transform keeps their size (this protocol crops)")
         }
-        let shape = images.shape
+        let shape = replacement.images.shape
         guard shape.count == 4, shape[0] == indices.count else {
             throw HarnessError.mismatch("replacement images are \(shape), expected \(indices.count) NHWC images")
         }
@@ -52,22 +75,22 @@ final class RunnerPhaseData: PhaseData {
         let channels = shape[3]
         let mean = preprocessing.normalization.mean, std = preprocessing.normalization.std
         guard mean.count == channels else { throw HarnessError.mismatch("replacement images have \(channels) channels, normalisation \(mean.count)") }
-        let values = images.converted(to: .float32).floats
-        var overrides = runner.imageOverrides
+        let values = replacement.images.converted(to: .float32).floats
+        var pixels: [Int: [UInt8]] = [:]
         for (n, index) in indices.enumerated() {
-            let expected = try runner.configuration.train.withImage(at: index) { $0.pixels.count }
+            let expected = try configuration.train.withImage(at: index) { $0.pixels.count }
             guard expected == perImage else { throw HarnessError.mismatch("image \(index) has \(expected) bytes, its replacement \(perImage)") }
-            overrides[index] = (0..<perImage).map { i in
+            pixels[index] = (0..<perImage).map { i in
                 let c = i % channels
                 let pixel = (values[n * perImage + i] * std[c] + mean[c]) * 255
                 return UInt8(max(0, min(255, pixel.rounded())))
             }
         }
-        runner.setImageOverrides(overrides)
+        return pixels
     }
 
     private func checkSeen(_ indices: [Int]) throws {
-        let labels = runner.configuration.train.labels, positions = runner.configuration.classOrder.labelToPosition
+        let labels = configuration.train.labels, positions = configuration.classOrder.labelToPosition
         if let stray = indices.first(where: { $0 < 0 || $0 >= labels.count || positions[labels[$0]] >= seen }) {
             throw HarnessError.mismatch("training image \(stray) is not of a seen class")
         }

@@ -68,10 +68,23 @@ public protocol PhaseData: AnyObject {
     func batches(indices: [Int], batchSize: Int, purpose: String, epoch: Int, shuffle: Bool) throws -> any TrainingBatchSource
     /// The training images at `indices` with the test transform (normalised NHWC).
     func images(at indices: [Int]) throws -> Tensor
-    /// Replaces the stored training images at `indices` with `images` (normalised NHWC, as
-    /// `images(at:)` returns them): de-normalised and rounded to uint8 as the Mnemonics code
-    /// writes them back; every later batch, class mean, checkpoint and digest uses them.
-    func replaceImages(at indices: [Int], with images: Tensor) throws
+    /// The images of `replacement` as `images(at:)` would return them once the harness has
+    /// stored them (de-normalised, rounded to uint8, normalised again), without storing
+    /// anything: what a method that returns replacements may measure first.
+    func storedImages(for replacement: ImageReplacement) throws -> Tensor
+}
+
+/// Training images a method replaces after exemplar selection (Mnemonics' optimised
+/// exemplars), as a value it returns and the harness applies: `images` are normalised NHWC,
+/// as `PhaseData.images(at:)` returns them, one per index of `indices`.
+public struct ImageReplacement {
+    public let indices: [Int]
+    public let images: Tensor
+
+    public init(indices: [Int], images: Tensor) {
+        self.indices = indices
+        self.images = images
+    }
 }
 
 /// The plug-in contract of a class-incremental method. The harness owns data, exemplar
@@ -101,8 +114,12 @@ public protocol IncrementalMethod: AnyObject {
     func loss(_ g: Graph, network: Network, batch: TrainingBatch, context: PhaseContext) throws -> Var
     /// Called after the phase's epochs, before exemplar selection and evaluation.
     func endPhase(_ context: PhaseContext, network: Network) throws
-    /// Called after this phase's exemplars are selected, before evaluation.
-    func afterExemplarSelection(_ context: PhaseContext, network: Network, data: any PhaseData) throws
+    /// Called after this phase's exemplars are selected, before evaluation. Returns the
+    /// training images the method replaces (Mnemonics; others return none). The harness
+    /// stores them as uint8, de-normalised and rounded as the Mnemonics code writes them
+    /// back, and every later batch, class mean, checkpoint and digest uses them.
+    @discardableResult
+    func afterExemplarSelection(_ context: PhaseContext, network: Network, data: any PhaseData) throws -> [ImageReplacement]
     /// Each gradient is clamped to [−c, c] before the optimiser step (PODNet: 5); nil: no clamp.
     var gradientClamp: Double? { get }
     /// The backbone the method trains when the protocol names `architecture` (PODNet
@@ -122,7 +139,8 @@ extension IncrementalMethod {
     public var usesExemplars: Bool { true }
     public var trainingData: TrainingData { .newClassesAndExemplars }
     public func endPhase(_ context: PhaseContext, network: Network) throws {}
-    public func afterExemplarSelection(_ context: PhaseContext, network: Network, data: any PhaseData) throws {}
+    @discardableResult
+    public func afterExemplarSelection(_ context: PhaseContext, network: Network, data: any PhaseData) throws -> [ImageReplacement] { [] }
     public var gradientClamp: Double? { nil }
     public var referenceAlphaGradient: ReferenceAlphaGradient { .zeroedEachStep }
     public func backbone(for architecture: ResNetArchitecture) -> ResNetArchitecture { architecture }

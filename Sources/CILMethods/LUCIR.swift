@@ -79,9 +79,11 @@ public final class LUCIR: IncrementalMethod {
 
     /// CBF runs after exemplar selection on this phase's data ([LUCIR]
     /// `imagenet-class-incremental/cbf_class_incremental_cosine_imagenet.py`).
-    public func afterExemplarSelection(_ context: PhaseContext, network: Network, data: any PhaseData) throws {
-        guard let classBalancedFinetuning, context.phase > 0 else { return }
+    @discardableResult
+    public func afterExemplarSelection(_ context: PhaseContext, network: Network, data: any PhaseData) throws -> [ImageReplacement] {
+        guard let classBalancedFinetuning, context.phase > 0 else { return [] }
         try classBalancedFinetuning.run(self, context: context, network: network, data: data)
+        return []
     }
 
     /// The LUCIR loss with the backbone in `backboneMode`: training in the phase, evaluation

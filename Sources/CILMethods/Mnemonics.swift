@@ -27,8 +27,9 @@ import Foundation
 ///   (the code's `mnemonics_lr` argument is unused by this step).
 /// - Old-class means: unit mean of normalised exemplar features, without the code's G1
 ///   channel-reversed second copy (the harness's NME means drop it too).
-/// - Write-back: de-normalised, ×255 and rounded to uint8 (`PhaseData.replaceImages`; the
-///   code truncates with `astype(uint8)`); later batches, class means, the next phases'
+/// - Write-back: the optimised images are returned as `ImageReplacement`s, which the harness
+///   de-normalises, scales by 255 and rounds to uint8 (the code truncates with
+///   `astype(uint8)`); later batches, class means, the next phases'
 ///   training, checkpoints and digests use the stored images.
 public final class Mnemonics: IncrementalMethod {
     public static let name = "mnemonics"
@@ -112,15 +113,16 @@ public final class Mnemonics: IncrementalMethod {
         learningRate * pow(decayFactor, Double((e + 1) / decayEpochs))
     }
 
-    public func afterExemplarSelection(_ context: PhaseContext, network: Network, data: any PhaseData) throws {
-        try lucir.afterExemplarSelection(context, network: network, data: data)
+    @discardableResult
+    public func afterExemplarSelection(_ context: PhaseContext, network: Network, data: any PhaseData) throws -> [ImageReplacement] {
+        let finetuningReplacements = try lucir.afterExemplarSelection(context, network: network, data: data)
         let kept = data.exemplars
         guard kept.count >= context.seenClasses else {
             throw MethodError.unsupported("mnemonics: the memory holds \(kept.count) classes, the phase has seen \(context.seenClasses)")
         }
         let newPositions = Array(context.oldClasses..<context.seenClasses)
         let newExemplars = newPositions.map { kept[$0] }
-        guard epochs > 0, newExemplars.allSatisfy({ !$0.isEmpty }) else { return }
+        guard epochs > 0, newExemplars.allSatisfy({ !$0.isEmpty }) else { return finetuningReplacements }
 
         let frozen = network.frozenCopy().backbone
         let oldGroups = try (0..<context.oldClasses).map { position -> Tensor in
@@ -156,10 +158,10 @@ public final class Mnemonics: IncrementalMethod {
             }
         }
 
-        for (indices, p) in zip(newExemplars, pixels) { try data.replaceImages(at: indices, with: p.value) }
-        // What was stored (uint8 after rounding): how many values moved, and the first
-        // batch's objective on the stored exemplars.
-        let stored = try newExemplars.map { try data.images(at: $0) }
+        let replacements = zip(newExemplars, pixels).map { ImageReplacement(indices: $0, images: $1.value) }
+        // What the harness will store (uint8 after rounding): how many values move, and the
+        // first batch's objective on the stored exemplars.
+        let stored = try replacements.map { try data.storedImages(for: $0) }
         var changed = 0, total = 0
         var largest = 0.0
         for (before, after) in zip(initial, stored) {
@@ -181,6 +183,7 @@ public final class Mnemonics: IncrementalMethod {
             optimised: retainsOptimisedImages ? zip(newExemplars, pixels).map { ($0, $1.value) } : [])
         reports.append(report)
         FileHandle.standardError.write(Data("\(report.summary)\n".utf8))
+        return finetuningReplacements + replacements
     }
 }
 

@@ -121,8 +121,10 @@ public final class PODNetCNN: IncrementalMethod {
         return g.add(nca, g.add(flat, spatial))
     }
 
-    public func afterExemplarSelection(_ context: PhaseContext, network: Network, data: any PhaseData) throws {
-        guard context.phase > 0 else { return }
+    @discardableResult
+    public func afterExemplarSelection(_ context: PhaseContext, network: Network, data: any PhaseData) throws -> [ImageReplacement] {
+        guard context.phase > 0 else { return [] }
         try finetuning.run(context, network: network, data: data)
+        return []
     }
 }

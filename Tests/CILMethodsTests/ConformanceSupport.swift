@@ -136,9 +136,9 @@ final class ConformanceProbe: IncrementalMethod {
         }
         frozen = []
     }
-    func afterExemplarSelection(_ context: PhaseContext, network: Network, data: any PhaseData) throws {
+    func afterExemplarSelection(_ context: PhaseContext, network: Network, data: any PhaseData) throws -> [ImageReplacement] {
         guardian.enterMethod()
         defer { guardian.leaveMethod(endOfPhase: false) }
-        try inner.afterExemplarSelection(context, network: network, data: data)
+        return try inner.afterExemplarSelection(context, network: network, data: data)
     }
 }

@@ -11,12 +11,13 @@ final class AfterSelectionWitness: ForwardingMethod {
     private(set) var changed: [[String]] = []
     private(set) var flagsChanged: [[String]] = []
 
-    override func afterExemplarSelection(_ context: PhaseContext, network: Network, data: any PhaseData) throws {
+    override func afterExemplarSelection(_ context: PhaseContext, network: Network, data: any PhaseData) throws -> [ImageReplacement] {
         let before = network.parameters.map { ($0.name, $0.value.floats, $0.isTrainable) }
-        try inner.afterExemplarSelection(context, network: network, data: data)
+        let replacements = try inner.afterExemplarSelection(context, network: network, data: data)
         let after = network.parameters
         changed.append(zip(before, after).filter { $0.0.1 != $0.1.value.floats }.map(\.0.0))
         flagsChanged.append(zip(before, after).filter { $0.0.2 != $0.1.isTrainable }.map(\.0.0))
+        return replacements
     }
 }
 

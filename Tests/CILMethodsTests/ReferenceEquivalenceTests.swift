@@ -421,7 +421,7 @@ import Testing
             return served ? nil : batch
         }
         func images(at indices: [Int]) throws -> Tensor { batch.images }
-        func replaceImages(at indices: [Int], with images: Tensor) throws {}
+        func storedImages(for replacement: ImageReplacement) throws -> Tensor { replacement.images }
     }
 
     @Test func classBalancedFinetuningMatchesTheOriginalLUCIR() throws {
