@@ -43,12 +43,15 @@ let package = Package(
             "CILKernels", "CILNetworks", "CILData", "CILMethods", "CZstd",
             .product(name: "Yams", package: "Yams"),
         ]),
+        // Embeds the sources' git revision at build time (manifests, phase-0 cache keys).
+        .plugin(name: "EmbedRevision", capability: .buildTool(), path: "Sources/EmbedRevision"),
         .executableTarget(
             name: "cilbench",
             dependencies: [
                 "CILKernels", "CILNetworks", "CILData", "CILMethods", "CILHarness",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            ],
+            plugins: ["EmbedRevision"]
         ),
         .testTarget(name: "CILKernelsTests", dependencies: ["CILKernels"]),
         .testTarget(name: "CILNetworksTests", dependencies: ["CILNetworks"]),

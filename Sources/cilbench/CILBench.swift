@@ -5,6 +5,7 @@ struct CILBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cilbench",
         abstract: "Class-incremental learning benchmarks, reproducible and checkable.",
+        version: "\(BuildInfo.version) (\(BuildInfo.gitRevision))",
         subcommands: [RunCommand.self, ShowCommand.self, TableCommand.self, DiffCommand.self, PolicyCommand.self, ProtocolsCommand.self,
                       BenchCommand.self, DataCommand.self, TrainDigestCommand.self, ReplayCommand.self, ReplayKernelCommand.self,
                       GridCommand.self])
