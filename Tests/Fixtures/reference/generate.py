@@ -219,6 +219,39 @@ def one_batch_loader(torch, images_u8, labels):
     return torch.utils.data.DataLoader(ds, batch_size=len(images_u8), shuffle=False, num_workers=0)
 
 
+def formula_linear_net(torch, phase0_model, classes, as_dict):
+    """The formula ResNet-32 backbone and a linear head whose rows come from the formula
+    (the first `classes` of 6), returning PyCIL's {"logits"} or, for Mammoth, the logits."""
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            resnet = phase0_model()
+            self.backbone = torch.nn.Sequential(*list(resnet.children())[:-1])
+            self.fc = torch.nn.Linear(64, classes)
+            with torch.no_grad():
+                self.fc.weight.copy_(torch.from_numpy(formula_values("linear.weight", 6 * 64, -0.125, 0.125)).view(6, 64)[:classes])
+                self.fc.bias.copy_(torch.from_numpy(formula_values("linear.bias", 6, -0.125, 0.125))[:classes])
+
+        def forward(self, x):
+            logits = self.fc(self.backbone(x).flatten(1))
+            return {"logits": logits} if as_dict else logits
+    return Net()
+
+
+def linear_net_stats(net, optimizer, torch):
+    stats = {}
+    for name, p in net.named_parameters():
+        entry = {"value": tensor_stats(p, torch)}
+        buf = optimizer.state[p].get("momentum_buffer") if p in optimizer.state else None
+        if buf is not None:
+            entry["momentum"] = tensor_stats(buf, torch)
+        stats[name] = entry
+    for name, b in net.named_buffers():
+        if not name.endswith("num_batches_tracked"):
+            stats[name] = {"value": tensor_stats(b, torch)}
+    return stats
+
+
 def pycil_lwf(repo, torch, stamp, phase0_model, new_images, new_labels):
     import importlib.util
     repo = os.path.abspath(repo)
@@ -270,19 +303,8 @@ def pycil_lwf(repo, torch, stamp, phase0_model, new_images, new_labels):
         return out
     lwf._KD_loss = recording_kd
 
-    class Net(torch.nn.Module):
-        """The formula ResNet-32 backbone and a linear head, returning PyCIL's {"logits"}."""
-        def __init__(self, classes):
-            super().__init__()
-            resnet = phase0_model()
-            self.backbone = torch.nn.Sequential(*list(resnet.children())[:-1])
-            self.fc = torch.nn.Linear(64, classes)
-            with torch.no_grad():
-                self.fc.weight.copy_(torch.from_numpy(formula_values("linear.weight", 6 * 64, -0.125, 0.125)).view(6, 64)[:classes])
-                self.fc.bias.copy_(torch.from_numpy(formula_values("linear.bias", 6, -0.125, 0.125))[:classes])
-
-        def forward(self, x):
-            return {"logits": self.fc(self.backbone(x).flatten(1))}
+    def Net(classes):
+        return formula_linear_net(torch, phase0_model, classes, as_dict=True)
 
     class IndexedSet(TensorSet):
         def __getitem__(self, i):
@@ -311,19 +333,63 @@ def pycil_lwf(repo, torch, stamp, phase0_model, new_images, new_labels):
             (n1, ce), (n2, kd) = recorded[2 * e], recorded[2 * e + 1]
             assert (n1, n2) == ("ce", "kd")
             steps.append({"ce_new": ce, "kd": kd})
-        stats = {}
-        for name, p in net.named_parameters():
-            entry = {"value": tensor_stats(p, torch)}
-            buf = opt.state[p].get("momentum_buffer") if p in opt.state else None
-            if buf is not None:
-                entry["momentum"] = tensor_stats(buf, torch)
-            stats[name] = entry
-        for name, b in net.named_buffers():
-            if not name.endswith("num_batches_tracked"):
-                stats[name] = {"value": tensor_stats(b, torch)}
+        stats = linear_net_stats(net, opt, torch)
         out[f"lwf-kd-phase1-k{k}"] = {"method": "lwf", "phase": 1, "aanets": False, "steps": k, "T": lwf.T, "lamda": lwf.lamda,
                                       "learning_rate": lwf.lrate, "weight_decay": lwf.weight_decay, "losses": steps,
                                       "parameters": stats}
+    return out
+
+
+def mammoth_lwf_mc(repo, torch, stamp, phase0_model, p0_images, p0_labels, new_images, new_labels):
+    """LwF.MC (iCaRL's sigmoid binary cross-entropy without exemplars) through Mammoth's own
+    `LwFMC.observe` and `LwFMC.get_loss` (models/lwf_mc.py), on a stand-in model object that
+    holds the attributes they read. Mammoth numbers classes per task: its old classes are
+    task_idx * N_CLASSES_PER_TASK and its seen ones (task_idx + 1) * N_CLASSES_PER_TASK, so
+    the stand-in says phase 0 is task 0 of 4 classes and phase 1 (4 old, 2 new) task 2 of 2.
+    The optimiser is the one every fixture here uses (SGD lr 0.1, momentum 0.9, weight decay
+    2e-4), set as the stand-in's `opt`; Mammoth's own default (momentum 0) is a setting."""
+    import importlib.util
+    repo = os.path.abspath(repo)
+    stamp["mammoth_repository"] = "aimagelab/mammoth"
+    stamp["mammoth_commit"] = subprocess.check_output(["git", "-C", repo, "rev-parse", "HEAD"], text=True).strip()
+    # lwf_mc.py imports these at file level; the two methods called here use none of them.
+    saved = {k: sys.modules.get(k) for k in ("datasets", "utils", "utils.args", "models", "models.utils", "models.utils.continual_model")}
+    for name in saved:
+        sys.modules[name] = types.ModuleType(name)
+    sys.modules["datasets"].get_dataset = None
+    sys.modules["utils.args"].ArgumentParser = argparse.ArgumentParser
+    sys.modules["models.utils.continual_model"].ContinualModel = object
+    spec = importlib.util.spec_from_file_location("mammoth_lwf_mc", os.path.join(repo, "models", "lwf_mc.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for k, v in saved.items():
+        if v is None:
+            sys.modules.pop(k, None)
+        else:
+            sys.modules[k] = v
+    LwFMC = module.LwFMC
+
+    out = {}
+    cases = [("lwf-mc-phase0", 0, 4, 0, 4, p0_images, p0_labels), ("lwf-mc-phase1", 1, 2, 2, 6, new_images, new_labels)]
+    for label, phase, per_task, task, seen, images, labels in cases:
+        for k in (1, 3):
+            net = formula_linear_net(torch, phase0_model, seen, as_dict=False)
+            old = None
+            if phase > 0:
+                old = formula_linear_net(torch, phase0_model, 4, as_dict=False).eval()
+                for p in old.parameters():
+                    p.requires_grad = False
+            opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9, weight_decay=2e-4)
+            model = types.SimpleNamespace(current_task=task, dataset=types.SimpleNamespace(N_CLASSES_PER_TASK=per_task),
+                                          eye=torch.eye(seen), net=net, old_net=old, opt=opt, args=types.SimpleNamespace(wd_reg=0.0))
+            model.get_loss = lambda *a, model=model: LwFMC.get_loss(model, *a)
+            x = normalise(images, torch)
+            y = torch.tensor(labels, dtype=torch.long)
+            losses = [{"bce": LwFMC.observe(model, x, y, x)} for _ in range(k)]
+            out[f"{label}-k{k}"] = {"method": "lwf", "loss": "bce", "phase": phase, "aanets": False, "steps": k,
+                                    "old_classes": task * per_task, "seen_classes": seen, "labels": list(labels),
+                                    "learning_rate": 0.1, "momentum": 0.9, "weight_decay": 2e-4, "losses": losses,
+                                    "parameters": linear_net_stats(net, opt, torch)}
     return out
 
 
@@ -371,6 +437,7 @@ def main():
     ap.add_argument("--lucir-repo", help="checkout of hshustc/CVPR19_Incremental_Learning (class-balanced finetuning)")
     ap.add_argument("--pycil-repo", help="checkout of G-U-N/PyCIL (LwF, KD form)")
     ap.add_argument("--podnet-repo", help="checkout of arthurdouillard/incremental_learning.pytorch (POD, NCA)")
+    ap.add_argument("--mammoth-repo", help="checkout of aimagelab/mammoth (LwF.MC, sigmoid BCE)")
     ap.add_argument("--out", default=os.path.dirname(os.path.abspath(__file__)))
     args = ap.parse_args()
 
@@ -392,7 +459,7 @@ def main():
 
     stamp = {"repository": "yaoyao-liu/class-incremental-learning", "folder": "adaptive-aggregation-networks",
              "commit": commit, "torch": torch.__version__, "numpy": np.__version__, "threads": 1,
-             "command": "python3 Tests/Fixtures/reference/generate.py --aanets-repo <checkout> --lucir-repo <checkout> --pycil-repo <checkout> --podnet-repo <checkout>"}
+             "command": "python3 Tests/Fixtures/reference/generate.py --aanets-repo <checkout> --lucir-repo <checkout> --pycil-repo <checkout> --podnet-repo <checkout> --mammoth-repo <checkout>"}
     device = torch.device("cpu")
 
     def reference_args(**kw):
@@ -627,6 +694,11 @@ def main():
     # CIFAR ResNet-32 uses option-A shortcuts, not what cilbench's LwF runs on) ----
     if args.pycil_repo:
         fixtures.update(pycil_lwf(args.pycil_repo, torch, stamp, phase0_model, new_images, new_labels))
+
+    # ---- LwF.MC (the iCaRL paper's LwF, the default `loss: bce`): Mammoth's LwFMC.observe,
+    # k optimiser steps on one batch in phase 0 (4 classes) and phase 1 (4 old, 2 new) ----
+    if args.mammoth_repo:
+        fixtures.update(mammoth_lwf_mc(args.mammoth_repo, torch, stamp, phase0_model, p0_images, p0_labels, new_images, new_labels))
 
     # ---- PODNet's losses (the closest runnable functions; the training loop needs the
     # repository's whole network/factory stack): inclearn/lib/losses/distillation.py `pod`
