@@ -137,6 +137,9 @@ enum GridBuild {
     static var key: String { BuildInfo.identity.cacheKey }
 }
 
+/// "1 thread", "2 threads".
+func threadCount(_ n: Int) -> String { n == 1 ? "1 thread" : "\(n) threads" }
+
 func hours(_ h: Double?) -> String {
     guard let h else { return "?" }
     return h >= 10 ? String(format: "%.0f", h) : h >= 0.1 ? String(format: "%.2f", h) : String(format: "%.4f", h)
@@ -163,9 +166,9 @@ struct GridPlanCommand: ParsableCommand {
         print("grid \(grid.name) (\(grid.sourcePath)): \(plan.cells.count) cells = \(grid.protocols.count) protocols × \(grid.methods.count) methods × \(grid.aanets.count) AANets × \(grid.seeds.count) seeds\(grid.exclusions.isEmpty ? "" : " less exclusions"); every cell checked")
         if let t = throughput {
             let rates = t.imagesPerSecond.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.0f", $0.value))" }.joined(separator: ", ")
-            print("throughput, \(t.threads) threads (bench --quick, \(t.cpu), measured \(ISO8601DateFormatter().string(from: t.measuredAt))): \(rates) img/s")
+            print("throughput, \(threadCount(t.threads)) (bench --quick, \(t.cpu), measured \(ISO8601DateFormatter().string(from: t.measuredAt))): \(rates) img/s")
         } else {
-            print("no cached throughput for \(options.threads) threads: no estimate (run without --no-bench to measure)")
+            print("no cached throughput for \(threadCount(options.threads)): no estimate (run without --no-bench to measure)")
         }
         if costs.calibratedBy > 0 {
             print("calibration: \(costs.calibratedBy) finished cells took \(String(format: "%.2f", costs.calibration))× their estimate; what is left is scaled by it")
@@ -187,7 +190,7 @@ struct GridPlanCommand: ParsableCommand {
         if let model = costs.model {
             let longest = plan.cells.indices.compactMap { costs.seconds($0) }.max() ?? 0
             let longestPhase = model.flatMap(\.phaseSeconds).max().map { $0 * costs.calibration } ?? 0
-            print("total: \(hours(total)) CPU-hours estimated (\(options.threads) threads per cell)\(costs.calibratedBy > 0 ? ", \(hours(total.map { $0 * costs.calibration })) calibrated" : ""); longest cell \(hours(longest / 3600)) h wall, longest phase \(hours(longestPhase / 3600)) h; spent \(hours(costs.cpuHoursSpent)), left \(hours(costs.cpuHoursLeft))")
+            print("total: \(hours(total)) CPU-hours estimated (\(threadCount(options.threads)) per cell)\(costs.calibratedBy > 0 ? ", \(hours(total.map { $0 * costs.calibration })) calibrated" : ""); longest cell \(hours(longest / 3600)) h wall, longest phase \(hours(longestPhase / 3600)) h; spent \(hours(costs.cpuHoursSpent)), left \(hours(costs.cpuHoursLeft))")
         }
     }
 }

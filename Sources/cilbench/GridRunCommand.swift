@@ -35,7 +35,7 @@ struct GridRunCommand: ParsableCommand {
         var failed: Set<Int> = []
         // Producers first, then the rest, each in index order.
         var queue = (plan.producers + plan.followers).filter { !finished.contains($0) }
-        print("grid \(plan.grid.name): \(plan.cells.count) cells, \(finished.count) done, \(queue.count) to run on \(jobs) workers × \(options.threads) threads; logs beside the bundles under \(out.path)")
+        print("grid \(plan.grid.name): \(plan.cells.count) cells, \(finished.count) done, \(queue.count) to run on \(jobs) worker\(jobs == 1 ? "" : "s") × \(threadCount(options.threads)); logs beside the bundles under \(out.path)")
         guard !queue.isEmpty else { return }
 
         let stop = StopFlag()

@@ -200,8 +200,9 @@ struct GridTests {
             FileManager.default.createFile(atPath: url.path, contents: Data())
         }
         for split in ["train", "val"] { try FileManager.default.createDirectory(at: root.appendingPathComponent(split), withIntermediateDirectories: true) }
-        for (name, cells, groups) in [("smoke", 6, 2), ("fmnist-quick", 10, 4), ("aanets-table1-cifar100", 90, 36), ("aanets-table1-imagenet-subset", 30, 12)] {
-            let r = try cilbench(["grid", "plan", name, "--protocols", p, "--no-bench", "--data-root", name.hasPrefix("aanets") ? root.path : "/usr/share/datasets/fashion-mnist"],
+        for (name, cells, groups) in [("smoke", 6, 2), ("fmnist-quick", 10, 4), ("aanets-gain-fmnist", 12, 3),
+                                      ("aanets-table1-cifar100", 90, 36), ("aanets-table1-imagenet-subset", 30, 12)] {
+            let r = try cilbench(["grid", "plan", name, "--protocols", p, "--no-bench", "--data-root", name.hasPrefix("aanets-table1") ? root.path : "/usr/share/datasets/fashion-mnist"],
                                  environment: cache)
             #expect(r.code == 0, "\(name): \(r.err)")
             #expect(r.out.contains(": \(cells) cells"), "\(name): \(r.out.prefix(300))")
