@@ -48,16 +48,7 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     // Every distinct convolution shape of ResNet-32 (CIFAR) at batch 128, in its three directions.
-    let convolutions: [(name: String, size: Int, cin: Int, cout: Int, kernel: Int, stride: Int)] = [
-        ("stem 3->16 @32", 32, 3, 16, 3, 1),
-        ("s1 16->16 @32", 32, 16, 16, 3, 1),
-        ("s2a 16->32 s2 @32", 32, 16, 32, 3, 2),
-        ("s2 32->32 @16", 16, 32, 32, 3, 1),
-        ("s3a 32->64 s2 @16", 16, 32, 64, 3, 2),
-        ("s3 64->64 @8", 8, 64, 64, 3, 1),
-        ("sc2 1x1 16->32 s2", 32, 16, 32, 1, 2),
-        ("sc3 1x1 32->64 s2", 16, 32, 64, 1, 2),
-    ]
+    let convolutions = ComputeEngine.benchmarkLayers
     struct ConvolutionInputs {
         let engine: ComputeEngine
         let x: Tensor, w: Tensor, dy: Tensor

@@ -65,7 +65,9 @@ extension ComputeEngine {
         return (x, w, filled(g.outputShape, .nhwc), g)
     }
 
-    static let benchmarkLayers: [(name: String, size: Int, cin: Int, cout: Int, kernel: Int, stride: Int)] = [
+    /// Every distinct convolution shape of ResNet-32 (CIFAR): input size, channels in and out,
+    /// kernel and stride; `cilbench bench` and the Benchmarks package time these.
+    public static let benchmarkLayers: [(name: String, size: Int, cin: Int, cout: Int, kernel: Int, stride: Int)] = [
         ("stem 3->16 @32", 32, 3, 16, 3, 1),
         ("s1 16->16 @32", 32, 16, 16, 3, 1),
         ("s2a 16->32 s2 32->16", 32, 16, 32, 3, 2),
