@@ -619,3 +619,70 @@ import Testing
         #expect(valueError <= ReferenceEquivalenceTests.lossTolerance && gradientError <= ReferenceEquivalenceTests.parameterTolerance)
     }
 }
+
+/// PODNet's CIFAR ResNet-32 against PODNet's own network class ([POD]
+/// `inclearn/convnet/my_resnet.py` `resnet_rebuffi`, the `convnet: rebuffi` of its CIFAR
+/// configs; fixture `podnet-cifar-backbone`): every parameter and BN buffer from the formula
+/// under PODNet's names, one training-mode forward of the 8 phase-0 images, then backward of
+/// Σ pooled ⊙ v. Compared: the four attention maps (POD's inputs and POD-AANets' levels),
+/// the pre-ReLU pooled feature (`raw_features`, what PODNet's classifier reads), every
+/// gradient and the BN running statistics the forward updated.
+@Suite struct ReferencePODNetBackboneTests {
+    /// cilbench's names (LUCIR layout once `referenceName` has mapped them) to PODNet's:
+    /// conv1/bn1 → conv_1_3x3/bn_1; layerS.B.{conv1,bn1,conv2,bn2} →
+    /// stage_S.blocks.B.{conv_a,bn_a,conv_b,bn_b}; the single-block stage 4 is `stage_4`.
+    static func podnetName(_ name: String) -> String {
+        var parts = ReferenceFixtures.referenceName(backbone: name).split(separator: ".").map(String.init)
+        switch parts.first {
+        case "conv1": parts[0] = "conv_1_3x3"; return parts.joined(separator: ".")
+        case "bn1": parts[0] = "bn_1"; return parts.joined(separator: ".")
+        default: break
+        }
+        guard parts.count >= 4, parts[0].hasPrefix("layer") else { return name }
+        let stage = parts[0].dropFirst(5), block = parts[1]
+        let layer = ["conv1": "conv_a", "conv2": "conv_b", "bn1": "bn_a", "bn2": "bn_b"][parts[2]] ?? parts[2]
+        let prefix = stage == "4" ? "stage_4" : "stage_\(stage).blocks.\(block)"
+        return ([prefix, layer] + parts[3...]).joined(separator: ".")
+    }
+
+    @Test func cifarBackboneMatchesPODNet() throws {
+        let fixture = try ReferenceEquivalenceTests.fixture("podnet-cifar-backbone")
+        let engine = try ComputeEngine(threads: 1)
+        let resnet = ResNet(.podnetResNet32, inputChannels: 3, seed: 1)
+        for p in resnet.parameters {
+            let name = Self.podnetName(p.name)
+            // The residual branch's last BN (`bn_b`) is drawn as the LUCIR layout's `bn2`: small γ.
+            let (lo, hi) = ReferenceFixtures.range(name.replacingOccurrences(of: "bn_b.", with: "bn2."), shape: p.value.shape)
+            p.value = Tensor(shape: p.value.shape, scalars: ReferenceFixtures.values(name, count: p.value.count, lo: lo, hi: hi), layout: p.value.layout)
+        }
+        let g = Graph(engine: engine)
+        let features = try resnet.features(g, g.constant(ReferenceFixtures.images("batch.phase0", count: 8)), mode: .training)
+        let probe = Tensor(shape: [8, 64], scalars: ReferenceFixtures.values("podnet.probe", count: 8 * 64, lo: -1, hi: 1))
+        try g.backward(from: g.sum(g.multiply(features.pooled, g.constant(probe))))
+
+        var report = ReferenceEquivalenceTests.Report()
+        let attention = fixture["attention"] as? [Any] ?? []
+        #expect(features.stages.count == 4 && attention.count == 4)
+        for (k, (map, reference)) in zip(features.stages, attention).enumerated() {
+            report.note("attention maps", try ReferenceFixtures.Stats(reference).worstRelativeError(g[map]), "stage \(k + 1)")
+        }
+        report.note("pooled features", try ReferenceFixtures.Stats(fixture["raw_features"]).worstRelativeError(g[features.pooled]), "raw_features")
+        let gradients = fixture["gradients"] as? [String: Any] ?? [:], buffers = fixture["buffers"] as? [String: Any] ?? [:]
+        var trained: Set<String> = []
+        for p in resnet.parameters {
+            let name = Self.podnetName(p.name)
+            if p.group == "buffers" {
+                report.note("bn statistics", try ReferenceFixtures.Stats(buffers[name]).worstRelativeError(p.value), name)
+            } else {
+                trained.insert(name)
+                guard let gradient = p.gradient else { Issue.record("no gradient for \(p.name)"); continue }
+                report.note("gradients", try ReferenceFixtures.Stats(gradients[name]).worstRelativeError(gradient), name)
+            }
+        }
+        #expect(trained == Set(gradients.keys), "the same trainable parameters as PODNet's network")
+        print("reference-equivalence podnet-cifar-backbone: \(report)")
+        for kind in ["attention maps", "pooled features", "gradients", "bn statistics"] {
+            #expect((report.worst[kind] ?? .nan) <= ReferenceEquivalenceTests.parameterTolerance, "\(kind): \(report)")
+        }
+    }
+}

@@ -393,6 +393,49 @@ def mammoth_lwf_mc(repo, torch, stamp, phase0_model, p0_images, p0_labels, new_i
     return out
 
 
+def podnet_cifar_backbone(repo, torch):
+    """PODNet's CIFAR ResNet-32 (`inclearn/convnet/my_resnet.py` `resnet_rebuffi`, the
+    `convnet: rebuffi` of its CIFAR configs) with every parameter and BN buffer from the
+    formula, keyed by PODNet's own names (the residual branch's last BN, `bn_b`, drawn as
+    `bn2` is: small γ). One training-mode forward of the 8 phase-0 images, then backward of
+    the probe Σ raw_features ⊙ v (v from the formula, [8, 64], ±1): the four attention maps
+    (permuted to NHWC), both pooled features, every gradient and the BN running statistics
+    after the forward."""
+    import importlib.util
+    repo = os.path.abspath(repo)
+    saved = {k: sys.modules.get(k) for k in ("inclearn", "inclearn.lib", "inclearn.lib.pooling")}
+    for name in saved:
+        sys.modules[name] = types.ModuleType(name)
+    sys.modules["inclearn.lib"].pooling = sys.modules["inclearn.lib.pooling"]   # Weldon pooling, unused with avg
+    spec = importlib.util.spec_from_file_location("podnet_my_resnet", os.path.join(repo, "inclearn", "convnet", "my_resnet.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for k, v in saved.items():
+        if v is None:
+            sys.modules.pop(k, None)
+        else:
+            sys.modules[k] = v
+    net = module.resnet_rebuffi()
+    with torch.no_grad():
+        for name, t in net.state_dict().items():
+            if name.endswith("num_batches_tracked"):
+                continue
+            lo, hi = value_range(name.replace("bn_b.", "bn2."), tuple(t.shape))
+            t.copy_(torch.from_numpy(formula_values(name, t.numel(), lo, hi)).view(t.shape))
+    net.train()
+    x = normalise(formula_images("batch.phase0", 8), torch)
+    out = net(x)
+    probe = torch.from_numpy(formula_values("podnet.probe", 8 * 64, -1.0, 1.0)).view(8, 64)
+    (out["raw_features"] * probe).sum().backward()
+    nhwc = lambda t: t.detach().permute(0, 2, 3, 1).contiguous()
+    return {"network": "inclearn/convnet/my_resnet.py resnet_rebuffi() (n=5, nf=16, avg pooling, stride down-sampling, last_relu False)",
+            "images": "batch.phase0", "probe": "podnet.probe", "mode": "training",
+            "attention": [tensor_stats(nhwc(a), torch) for a in out["attention"]],
+            "raw_features": tensor_stats(out["raw_features"], torch), "features": tensor_stats(out["features"], torch),
+            "gradients": {n: tensor_stats(p.grad, torch) for n, p in net.named_parameters()},
+            "buffers": {n: tensor_stats(b, torch) for n, b in net.named_buffers() if not n.endswith("num_batches_tracked")}}
+
+
 def podnet_losses(repo, torch, stamp):
     import importlib.util
     repo = os.path.abspath(repo)
@@ -705,6 +748,7 @@ def main():
     # (POD-spatial) and inclearn/lib/losses/base.py `nca` with the CNN config's settings ----
     if args.podnet_repo:
         fixtures["podnet-losses"] = podnet_losses(args.podnet_repo, torch, stamp)
+        fixtures["podnet-cifar-backbone"] = podnet_cifar_backbone(args.podnet_repo, torch)
 
     # ---- learning-rate schedules over a whole phase (set_optimizer's schedulers, stepped at
     # the start of each epoch as the train functions do, G4): the rate each epoch trains at ----
