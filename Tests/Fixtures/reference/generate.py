@@ -219,6 +219,30 @@ def one_batch_loader(torch, images_u8, labels):
     return torch.utils.data.DataLoader(ds, batch_size=len(images_u8), shuffle=False, num_workers=0)
 
 
+def load_with_stand_ins(path, module_name, stand_ins):
+    """Loads the reference file at `path` as `module_name` while the modules it imports at
+    file level, but the called code never uses, are empty stand-ins (`stand_ins`: module
+    name -> attributes); sys.modules is restored afterwards."""
+    import importlib.util
+    saved = {name: sys.modules.get(name) for name in stand_ins}
+    for name, attributes in stand_ins.items():
+        m = types.ModuleType(name)
+        for key, value in attributes.items():
+            setattr(m, key, value)
+        sys.modules[name] = m
+    try:
+        spec = importlib.util.spec_from_file_location(module_name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        for name, previous in saved.items():
+            if previous is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = previous
+    return module
+
+
 def formula_linear_net(torch, phase0_model, classes, as_dict):
     """The formula ResNet-32 backbone and a linear head whose rows come from the formula
     (the first `classes` of 6), returning PyCIL's {"logits"} or, for Mammoth, the logits."""
@@ -348,26 +372,13 @@ def mammoth_lwf_mc(repo, torch, stamp, phase0_model, p0_images, p0_labels, new_i
     the stand-in says phase 0 is task 0 of 4 classes and phase 1 (4 old, 2 new) task 2 of 2.
     The optimiser is the one every fixture here uses (SGD lr 0.1, momentum 0.9, weight decay
     2e-4), set as the stand-in's `opt`; Mammoth's own default (momentum 0) is a setting."""
-    import importlib.util
     repo = os.path.abspath(repo)
     stamp["mammoth_repository"] = "aimagelab/mammoth"
     stamp["mammoth_commit"] = subprocess.check_output(["git", "-C", repo, "rev-parse", "HEAD"], text=True).strip()
     # lwf_mc.py imports these at file level; the two methods called here use none of them.
-    saved = {k: sys.modules.get(k) for k in ("datasets", "utils", "utils.args", "models", "models.utils", "models.utils.continual_model")}
-    for name in saved:
-        sys.modules[name] = types.ModuleType(name)
-    sys.modules["datasets"].get_dataset = None
-    sys.modules["utils.args"].ArgumentParser = argparse.ArgumentParser
-    sys.modules["models.utils.continual_model"].ContinualModel = object
-    spec = importlib.util.spec_from_file_location("mammoth_lwf_mc", os.path.join(repo, "models", "lwf_mc.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    for k, v in saved.items():
-        if v is None:
-            sys.modules.pop(k, None)
-        else:
-            sys.modules[k] = v
-    LwFMC = module.LwFMC
+    LwFMC = load_with_stand_ins(os.path.join(repo, "models", "lwf_mc.py"), "mammoth_lwf_mc", {
+        "datasets": {"get_dataset": None}, "utils": {}, "utils.args": {"ArgumentParser": argparse.ArgumentParser},
+        "models": {}, "models.utils": {}, "models.utils.continual_model": {"ContinualModel": object}}).LwFMC
 
     out = {}
     cases = [("lwf-mc-phase0", 0, 4, 0, 4, p0_images, p0_labels), ("lwf-mc-phase1", 1, 2, 2, 6, new_images, new_labels)]
@@ -401,20 +412,10 @@ def podnet_cifar_backbone(repo, torch):
     the probe Σ raw_features ⊙ v (v from the formula, [8, 64], ±1): the four attention maps
     (permuted to NHWC), both pooled features, every gradient and the BN running statistics
     after the forward."""
-    import importlib.util
     repo = os.path.abspath(repo)
-    saved = {k: sys.modules.get(k) for k in ("inclearn", "inclearn.lib", "inclearn.lib.pooling")}
-    for name in saved:
-        sys.modules[name] = types.ModuleType(name)
-    sys.modules["inclearn.lib"].pooling = sys.modules["inclearn.lib.pooling"]   # Weldon pooling, unused with avg
-    spec = importlib.util.spec_from_file_location("podnet_my_resnet", os.path.join(repo, "inclearn", "convnet", "my_resnet.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    for k, v in saved.items():
-        if v is None:
-            sys.modules.pop(k, None)
-        else:
-            sys.modules[k] = v
+    # `pooling` is Weldon pooling, unused with average pooling.
+    module = load_with_stand_ins(os.path.join(repo, "inclearn", "convnet", "my_resnet.py"), "podnet_my_resnet",
+                                 {"inclearn": {}, "inclearn.lib": {"pooling": None}})
     net = module.resnet_rebuffi()
     with torch.no_grad():
         for name, t in net.state_dict().items():
