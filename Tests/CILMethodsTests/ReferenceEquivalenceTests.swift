@@ -686,3 +686,54 @@ import Testing
         }
     }
 }
+
+/// The ImageNet ResNet-18 of LUCIR and AANets against the AANets code's own network class
+/// ([AAN] `models/modified_resnet.py` `resnet18`: 7×7/2 stem and max-pool, 1×1 + BN
+/// down-sampling shortcuts, no ReLU after the last block; fixture
+/// `resnet18-imagenet-backbone`): formula weights under the reference's names, one
+/// training-mode forward of 2 formula images at 224×224 (its `AvgPool2d(7)` needs 7×7 maps),
+/// then backward of Σ pooled ⊙ v. Compared: the pooled feature, every backbone gradient and
+/// the BN running statistics the forward updated.
+@Suite struct ReferenceResNet18Tests {
+    /// `layerN.blockB…` (cilbench's ResNet-18) → the reference's `layerN.B…`, through the
+    /// ResNet-32 mapping (`stageN.blockB` is the same shape of name).
+    static func referenceName(_ name: String) -> String {
+        guard name.hasPrefix("layer") else { return ReferenceFixtures.referenceName(backbone: name) }
+        return ReferenceFixtures.referenceName(backbone: "stage" + name.dropFirst(5))
+    }
+
+    @Test func imageNetBackboneMatchesTheReference() throws {
+        let fixture = try ReferenceEquivalenceTests.fixture("resnet18-imagenet-backbone")
+        let engine = try ComputeEngine(threads: 1)
+        let resnet = ResNet(.resnet18, inputChannels: 3, seed: 1)
+        for p in resnet.parameters {
+            let name = Self.referenceName(p.name)
+            let (lo, hi) = ReferenceFixtures.range(name, shape: p.value.shape)
+            p.value = Tensor(shape: p.value.shape, scalars: ReferenceFixtures.values(name, count: p.value.count, lo: lo, hi: hi), layout: p.value.layout)
+        }
+        let g = Graph(engine: engine)
+        let features = try resnet.features(g, g.constant(ReferenceFixtures.images("batch.imagenet", count: 2, size: 224)), mode: .training)
+        let probe = Tensor(shape: [2, 512], scalars: ReferenceFixtures.values("resnet18.probe", count: 2 * 512, lo: -1, hi: 1))
+        try g.backward(from: g.sum(g.multiply(features.pooled, g.constant(probe))))
+
+        var report = ReferenceEquivalenceTests.Report()
+        report.note("pooled features", try ReferenceFixtures.Stats(fixture["pooled"]).worstRelativeError(g[features.pooled]), "avgpool")
+        let gradients = fixture["gradients"] as? [String: Any] ?? [:], buffers = fixture["buffers"] as? [String: Any] ?? [:]
+        var trained: Set<String> = []
+        for p in resnet.parameters {
+            let name = Self.referenceName(p.name)
+            if p.group == "buffers" {
+                report.note("bn statistics", try ReferenceFixtures.Stats(buffers[name]).worstRelativeError(p.value), name)
+            } else {
+                trained.insert(name)
+                guard let gradient = p.gradient else { Issue.record("no gradient for \(p.name)"); continue }
+                report.note("gradients", try ReferenceFixtures.Stats(gradients[name]).worstRelativeError(gradient), name)
+            }
+        }
+        #expect(trained == Set(gradients.keys), "the same trainable backbone parameters as the reference")
+        print("reference-equivalence resnet18-imagenet-backbone: \(report)")
+        for kind in ["pooled features", "gradients", "bn statistics"] {
+            #expect((report.worst[kind] ?? .nan) <= ReferenceEquivalenceTests.parameterTolerance, "\(kind): \(report)")
+        }
+    }
+}

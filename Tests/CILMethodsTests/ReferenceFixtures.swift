@@ -57,24 +57,24 @@ enum ReferenceFixtures {
         return (-0.2, 0.2)
     }
 
-    /// uint8 HWC 32×32×3 images, normalised as the reference's CIFAR test transform
-    /// (ToTensor's /255 then Normalize's −mean, /std, all in float32), NHWC.
+    /// uint8 HWC `size`×`size`×3 images (32 unless said), normalised as the reference's
+    /// CIFAR test transform (ToTensor's /255 then Normalize's −mean, /std, all in float32), NHWC.
     /// `channelReversed`: the uint8 channels reversed before normalising, as the reference's
     /// CIFAR "flip" `[:, :, :, ::-1]` (G1).
     /// `horizontallyFlipped`: mirrored along the width (what `corrected` uses instead).
-    static func images(_ name: String, count: Int, channelReversed: Bool = false, horizontallyFlipped: Bool = false) -> Tensor {
+    static func images(_ name: String, count: Int, size: Int = 32, channelReversed: Bool = false, horizontallyFlipped: Bool = false) -> Tensor {
         let mean: [Float] = [0.5071, 0.4866, 0.4409], std: [Float] = [0.2009, 0.1984, 0.2023]
-        let w = words(name, count: count * 32 * 32 * 3)
+        let w = words(name, count: count * size * size * 3)
         let scalars = w.indices.map { i -> Float in
             let c = i % 3
             var source = channelReversed ? i - c + (2 - c) : i
             if horizontallyFlipped {
-                let x = (i / 3) % 32
-                source += (31 - 2 * x) * 3
+                let x = (i / 3) % size
+                source += (size - 1 - 2 * x) * 3
             }
             return (Float(UInt8(w[source] >> 56)) / 255 - mean[c]) / std[c]
         }
-        return Tensor(shape: [count, 32, 32, 3], scalars: scalars, layout: .nhwc)
+        return Tensor(shape: [count, size, size, 3], scalars: scalars, layout: .nhwc)
     }
 
     static func images(_ name: String, count: Int, picking rows: [Int]) -> Tensor {

@@ -62,10 +62,10 @@ def formula_values(name, n, lo, hi):
     return (lo + (hi - lo) * u).astype(np.float32)
 
 
-def formula_images(name, count):
-    """count uint8 HWC 32x32x3 images: the top byte of each word."""
-    words = splitmix_words(fnv1a64(name), count * 32 * 32 * 3)
-    return (words >> np.uint64(56)).astype(np.uint8).reshape(count, 32, 32, 3)
+def formula_images(name, count, size=32):
+    """count uint8 HWC size x size x 3 images: the top byte of each word."""
+    words = splitmix_words(fnv1a64(name), count * size * size * 3)
+    return (words >> np.uint64(56)).astype(np.uint8).reshape(count, size, size, 3)
 
 
 def value_range(name, shape):
@@ -738,6 +738,27 @@ def main():
     # CIFAR ResNet-32 uses option-A shortcuts, not what cilbench's LwF runs on) ----
     if args.pycil_repo:
         fixtures.update(pycil_lwf(args.pycil_repo, torch, stamp, phase0_model, new_images, new_labels))
+
+    # ---- the ImageNet ResNet-18 of LUCIR and AANets (models/modified_resnet.py resnet18: 7x7/2
+    # stem and max-pool, no ReLU after the last block, AvgPool2d(7) so the input is 224x224):
+    # formula weights, one training-mode forward of 2 images, backward of the probe
+    # Σ pooled ⊙ v (the pooled feature read by a forward hook on `avgpool`) ----
+    import models.modified_resnet as modified_resnet
+    r18 = modified_resnet.resnet18(num_classes=4)
+    set_formula_weights(r18, torch)
+    r18.train()
+    pooled = []
+    hook = r18.avgpool.register_forward_hook(lambda module, inputs, output: pooled.append(output))
+    r18(normalise(formula_images("batch.imagenet", 2, size=224), torch))
+    hook.remove()
+    feature = pooled[0].flatten(1)
+    probe = torch.from_numpy(formula_values("resnet18.probe", 2 * 512, -1.0, 1.0)).view(2, 512)
+    (feature * probe).sum().backward()
+    fixtures["resnet18-imagenet-backbone"] = {
+        "network": "models/modified_resnet.py resnet18(num_classes=4)", "images": "batch.imagenet (2, 224x224)",
+        "probe": "resnet18.probe", "mode": "training", "pooled": tensor_stats(feature, torch),
+        "gradients": {n: tensor_stats(p.grad, torch) for n, p in r18.named_parameters() if not n.startswith("fc.")},
+        "buffers": {n: tensor_stats(b, torch) for n, b in r18.named_buffers() if not n.endswith("num_batches_tracked")}}
 
     # ---- LwF.MC (the iCaRL paper's LwF, the default `loss: bce`): Mammoth's LwFMC.observe,
     # k optimiser steps on one batch in phase 0 (4 classes) and phase 1 (4 old, 2 new) ----
