@@ -687,41 +687,61 @@ import Testing
     }
 }
 
-/// The ImageNet ResNet-18 of LUCIR and AANets against the AANets code's own network class
-/// ([AAN] `models/modified_resnet.py` `resnet18`: 7×7/2 stem and max-pool, 1×1 + BN
-/// down-sampling shortcuts, no ReLU after the last block; fixture
-/// `resnet18-imagenet-backbone`): formula weights under the reference's names, one
-/// training-mode forward of 2 formula images at 224×224 (its `AvgPool2d(7)` needs 7×7 maps),
-/// then backward of Σ pooled ⊙ v. Compared: the pooled feature, every backbone gradient and
-/// the BN running statistics the forward updated.
+/// The two ImageNet ResNet-18s against their references' own network classes, each with
+/// formula weights under the reference's names, one training-mode forward and backward of
+/// Σ pooled ⊙ v; compared: the pooled feature, the stage maps where the reference returns
+/// them, every backbone gradient and the BN running statistics the forward updated.
+/// - LUCIR/AANets ([AAN] `models/modified_resnet.py` `resnet18`: 7×7/2 stem and max-pool,
+///   no ReLU after the last block; fixture `resnet18-imagenet-backbone`): 2 images at
+///   224×224, since its `AvgPool2d(7)` needs 7×7 maps.
+/// - PODNet ([POD] `inclearn/convnet/resnet.py` `resnet18(nf=64)`: 3×3 stride-1 stem, no
+///   ReLU after a stage's last block; fixture `podnet-imagenet-backbone`): 4 images at 32×32
+///   (adaptive pooling), its four attention maps and pre-ReLU `raw_features`.
 @Suite struct ReferenceResNet18Tests {
-    /// `layerN.blockB…` (cilbench's ResNet-18) → the reference's `layerN.B…`, through the
-    /// ResNet-32 mapping (`stageN.blockB` is the same shape of name).
+    /// `layerN.blockB…` (cilbench's ResNet-18s) → the references' torchvision-style
+    /// `layerN.B…`, through the ResNet-32 mapping (`stageN.blockB` is the same shape of name).
     static func referenceName(_ name: String) -> String {
         guard name.hasPrefix("layer") else { return ReferenceFixtures.referenceName(backbone: name) }
         return ReferenceFixtures.referenceName(backbone: "stage" + name.dropFirst(5))
     }
 
-    @Test func imageNetBackboneMatchesTheReference() throws {
-        let fixture = try ReferenceEquivalenceTests.fixture("resnet18-imagenet-backbone")
+    @Test func aanetsImageNetBackboneMatchesTheReference() throws {
+        try Self.compare("resnet18-imagenet-backbone", .resnet18, images: ReferenceFixtures.images("batch.imagenet", count: 2, size: 224),
+                         probe: "resnet18.probe", pooledKey: "pooled")
+    }
+
+    @Test func podnetImageNetBackboneMatchesPODNet() throws {
+        try Self.compare("podnet-imagenet-backbone", .podnetResNet18, images: ReferenceFixtures.images("batch.phase0", count: 8, picking: [0, 1, 2, 3]),
+                         probe: "podnet18.probe", pooledKey: "raw_features")
+    }
+
+    static func compare(_ fixtureName: String, _ architecture: ResNetArchitecture, images: Tensor, probe probeName: String, pooledKey: String) throws {
+        let fixture = try ReferenceEquivalenceTests.fixture(fixtureName)
         let engine = try ComputeEngine(threads: 1)
-        let resnet = ResNet(.resnet18, inputChannels: 3, seed: 1)
+        let resnet = ResNet(architecture, inputChannels: 3, seed: 1)
         for p in resnet.parameters {
-            let name = Self.referenceName(p.name)
+            let name = referenceName(p.name)
             let (lo, hi) = ReferenceFixtures.range(name, shape: p.value.shape)
             p.value = Tensor(shape: p.value.shape, scalars: ReferenceFixtures.values(name, count: p.value.count, lo: lo, hi: hi), layout: p.value.layout)
         }
         let g = Graph(engine: engine)
-        let features = try resnet.features(g, g.constant(ReferenceFixtures.images("batch.imagenet", count: 2, size: 224)), mode: .training)
-        let probe = Tensor(shape: [2, 512], scalars: ReferenceFixtures.values("resnet18.probe", count: 2 * 512, lo: -1, hi: 1))
+        let features = try resnet.features(g, g.constant(images), mode: .training)
+        let batch = images.shape[0]
+        let probe = Tensor(shape: [batch, 512], scalars: ReferenceFixtures.values(probeName, count: batch * 512, lo: -1, hi: 1))
         try g.backward(from: g.sum(g.multiply(features.pooled, g.constant(probe))))
 
         var report = ReferenceEquivalenceTests.Report()
-        report.note("pooled features", try ReferenceFixtures.Stats(fixture["pooled"]).worstRelativeError(g[features.pooled]), "avgpool")
+        report.note("pooled features", try ReferenceFixtures.Stats(fixture[pooledKey]).worstRelativeError(g[features.pooled]), pooledKey)
+        if let attention = fixture["attention"] as? [Any] {
+            #expect(features.stages.count == attention.count)
+            for (k, (map, reference)) in zip(features.stages, attention).enumerated() {
+                report.note("stage maps", try ReferenceFixtures.Stats(reference).worstRelativeError(g[map]), "stage \(k + 1)")
+            }
+        }
         let gradients = fixture["gradients"] as? [String: Any] ?? [:], buffers = fixture["buffers"] as? [String: Any] ?? [:]
         var trained: Set<String> = []
         for p in resnet.parameters {
-            let name = Self.referenceName(p.name)
+            let name = referenceName(p.name)
             if p.group == "buffers" {
                 report.note("bn statistics", try ReferenceFixtures.Stats(buffers[name]).worstRelativeError(p.value), name)
             } else {
@@ -731,8 +751,8 @@ import Testing
             }
         }
         #expect(trained == Set(gradients.keys), "the same trainable backbone parameters as the reference")
-        print("reference-equivalence resnet18-imagenet-backbone: \(report)")
-        for kind in ["pooled features", "gradients", "bn statistics"] {
+        print("reference-equivalence \(fixtureName): \(report)")
+        for kind in ["pooled features", "stage maps", "gradients", "bn statistics"] where report.worst[kind] != nil || kind != "stage maps" {
             #expect((report.worst[kind] ?? .nan) <= ReferenceEquivalenceTests.parameterTolerance, "\(kind): \(report)")
         }
     }

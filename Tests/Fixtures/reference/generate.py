@@ -437,6 +437,28 @@ def podnet_cifar_backbone(repo, torch):
             "buffers": {n: tensor_stats(b, torch) for n, b in net.named_buffers() if not n.endswith("num_batches_tracked")}}
 
 
+def podnet_imagenet_backbone(repo, torch):
+    """PODNet's ImageNet ResNet-18 (`inclearn/convnet/resnet.py` `resnet18(nf=64)`, the
+    `convnet: resnet18` with `nf: 64` of its ImageNet configs: 3x3 stride-1 stem, no ReLU
+    after a stage's last block) with formula weights under its own (torchvision) names, one
+    training-mode forward of 4 formula images at 32x32 (adaptive average pooling), backward
+    of Σ raw_features ⊙ v (v: formula `podnet18.probe`, [4, 512], ±1)."""
+    module = load_with_stand_ins(os.path.join(os.path.abspath(repo), "inclearn", "convnet", "resnet.py"), "podnet_resnet", {})
+    net = module.resnet18(nf=64)
+    set_formula_weights(net, torch)
+    net.train()
+    out = net(normalise(formula_images("batch.phase0", 4), torch))
+    probe = torch.from_numpy(formula_values("podnet18.probe", 4 * 512, -1.0, 1.0)).view(4, 512)
+    (out["raw_features"] * probe).sum().backward()
+    nhwc = lambda t: t.detach().permute(0, 2, 3, 1).contiguous()
+    return {"network": "inclearn/convnet/resnet.py resnet18(nf=64)", "images": "batch.phase0 (first 4)",
+            "probe": "podnet18.probe", "mode": "training",
+            "attention": [tensor_stats(nhwc(a), torch) for a in out["attention"]],
+            "raw_features": tensor_stats(out["raw_features"], torch),
+            "gradients": {n: tensor_stats(p.grad, torch) for n, p in net.named_parameters()},
+            "buffers": {n: tensor_stats(b, torch) for n, b in net.named_buffers() if not n.endswith("num_batches_tracked")}}
+
+
 def podnet_losses(repo, torch, stamp):
     import importlib.util
     repo = os.path.abspath(repo)
@@ -771,6 +793,7 @@ def main():
     if args.podnet_repo:
         fixtures["podnet-losses"] = podnet_losses(args.podnet_repo, torch, stamp)
         fixtures["podnet-cifar-backbone"] = podnet_cifar_backbone(args.podnet_repo, torch)
+        fixtures["podnet-imagenet-backbone"] = podnet_imagenet_backbone(args.podnet_repo, torch)
 
     # ---- learning-rate schedules over a whole phase (set_optimizer's schedulers, stepped at
     # the start of each epoch as the train functions do, G4): the rate each epoch trains at ----
