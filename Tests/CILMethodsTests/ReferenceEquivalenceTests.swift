@@ -645,45 +645,11 @@ import Testing
         return ([prefix, layer] + parts[3...]).joined(separator: ".")
     }
 
+    /// The residual branch's last BN (`bn_b`) is drawn as the LUCIR layout's `bn2`: small γ.
     @Test func cifarBackboneMatchesPODNet() throws {
-        let fixture = try ReferenceEquivalenceTests.fixture("podnet-cifar-backbone")
-        let engine = try ComputeEngine(threads: 1)
-        let resnet = ResNet(.podnetResNet32, inputChannels: 3, seed: 1)
-        for p in resnet.parameters {
-            let name = Self.podnetName(p.name)
-            // The residual branch's last BN (`bn_b`) is drawn as the LUCIR layout's `bn2`: small γ.
-            let (lo, hi) = ReferenceFixtures.range(name.replacingOccurrences(of: "bn_b.", with: "bn2."), shape: p.value.shape)
-            p.value = Tensor(shape: p.value.shape, scalars: ReferenceFixtures.values(name, count: p.value.count, lo: lo, hi: hi), layout: p.value.layout)
-        }
-        let g = Graph(engine: engine)
-        let features = try resnet.features(g, g.constant(ReferenceFixtures.images("batch.phase0", count: 8)), mode: .training)
-        let probe = Tensor(shape: [8, 64], scalars: ReferenceFixtures.values("podnet.probe", count: 8 * 64, lo: -1, hi: 1))
-        try g.backward(from: g.sum(g.multiply(features.pooled, g.constant(probe))))
-
-        var report = ReferenceEquivalenceTests.Report()
-        let attention = fixture["attention"] as? [Any] ?? []
-        #expect(features.stages.count == 4 && attention.count == 4)
-        for (k, (map, reference)) in zip(features.stages, attention).enumerated() {
-            report.note("attention maps", try ReferenceFixtures.Stats(reference).worstRelativeError(g[map]), "stage \(k + 1)")
-        }
-        report.note("pooled features", try ReferenceFixtures.Stats(fixture["raw_features"]).worstRelativeError(g[features.pooled]), "raw_features")
-        let gradients = fixture["gradients"] as? [String: Any] ?? [:], buffers = fixture["buffers"] as? [String: Any] ?? [:]
-        var trained: Set<String> = []
-        for p in resnet.parameters {
-            let name = Self.podnetName(p.name)
-            if p.group == "buffers" {
-                report.note("bn statistics", try ReferenceFixtures.Stats(buffers[name]).worstRelativeError(p.value), name)
-            } else {
-                trained.insert(name)
-                guard let gradient = p.gradient else { Issue.record("no gradient for \(p.name)"); continue }
-                report.note("gradients", try ReferenceFixtures.Stats(gradients[name]).worstRelativeError(gradient), name)
-            }
-        }
-        #expect(trained == Set(gradients.keys), "the same trainable parameters as PODNet's network")
-        print("reference-equivalence podnet-cifar-backbone: \(report)")
-        for kind in ["attention maps", "pooled features", "gradients", "bn statistics"] {
-            #expect((report.worst[kind] ?? .nan) <= ReferenceEquivalenceTests.parameterTolerance, "\(kind): \(report)")
-        }
+        try ReferenceBackbones.compare("podnet-cifar-backbone", .podnetResNet32, images: ReferenceFixtures.images("batch.phase0", count: 8),
+                                       probe: "podnet.probe", pooledKey: "raw_features", referenceName: Self.podnetName,
+                                       rangeName: { $0.replacingOccurrences(of: "bn_b.", with: "bn2.") })
     }
 }
 
@@ -698,6 +664,19 @@ import Testing
 ///   ReLU after a stage's last block; fixture `podnet-imagenet-backbone`): 4 images at 32×32
 ///   (adaptive pooling), its four attention maps and pre-ReLU `raw_features`.
 @Suite struct ReferenceResNet18Tests {
+    @Test func aanetsImageNetBackboneMatchesTheReference() throws {
+        try ReferenceBackbones.compare("resnet18-imagenet-backbone", .resnet18, images: ReferenceFixtures.images("batch.imagenet", count: 2, size: 224),
+                                       probe: "resnet18.probe", pooledKey: "pooled")
+    }
+
+    @Test func podnetImageNetBackboneMatchesPODNet() throws {
+        try ReferenceBackbones.compare("podnet-imagenet-backbone", .podnetResNet18, images: ReferenceFixtures.images("batch.phase0", count: 8, picking: [0, 1, 2, 3]),
+                                       probe: "podnet18.probe", pooledKey: "raw_features")
+    }
+}
+
+/// The backbone check the PODNet CIFAR and the two ResNet-18 suites run.
+enum ReferenceBackbones {
     /// `layerN.blockB…` (cilbench's ResNet-18s) → the references' torchvision-style
     /// `layerN.B…`, through the ResNet-32 mapping (`stageN.blockB` is the same shape of name).
     static func referenceName(_ name: String) -> String {
@@ -705,29 +684,22 @@ import Testing
         return ReferenceFixtures.referenceName(backbone: "stage" + name.dropFirst(5))
     }
 
-    @Test func aanetsImageNetBackboneMatchesTheReference() throws {
-        try Self.compare("resnet18-imagenet-backbone", .resnet18, images: ReferenceFixtures.images("batch.imagenet", count: 2, size: 224),
-                         probe: "resnet18.probe", pooledKey: "pooled")
-    }
-
-    @Test func podnetImageNetBackboneMatchesPODNet() throws {
-        try Self.compare("podnet-imagenet-backbone", .podnetResNet18, images: ReferenceFixtures.images("batch.phase0", count: 8, picking: [0, 1, 2, 3]),
-                         probe: "podnet18.probe", pooledKey: "raw_features")
-    }
-
-    static func compare(_ fixtureName: String, _ architecture: ResNetArchitecture, images: Tensor, probe probeName: String, pooledKey: String) throws {
+    /// One backbone check (shared with PODNet's CIFAR ResNet-32): fill from the formula under
+    /// `referenceName` (ranges by `rangeName` of it), forward, probe backward, compare.
+    static func compare(_ fixtureName: String, _ architecture: ResNetArchitecture, images: Tensor, probe probeName: String, pooledKey: String,
+                        referenceName: (String) -> String = referenceName, rangeName: (String) -> String = { $0 }) throws {
         let fixture = try ReferenceEquivalenceTests.fixture(fixtureName)
         let engine = try ComputeEngine(threads: 1)
         let resnet = ResNet(architecture, inputChannels: 3, seed: 1)
         for p in resnet.parameters {
             let name = referenceName(p.name)
-            let (lo, hi) = ReferenceFixtures.range(name, shape: p.value.shape)
+            let (lo, hi) = ReferenceFixtures.range(rangeName(name), shape: p.value.shape)
             p.value = Tensor(shape: p.value.shape, scalars: ReferenceFixtures.values(name, count: p.value.count, lo: lo, hi: hi), layout: p.value.layout)
         }
         let g = Graph(engine: engine)
         let features = try resnet.features(g, g.constant(images), mode: .training)
-        let batch = images.shape[0]
-        let probe = Tensor(shape: [batch, 512], scalars: ReferenceFixtures.values(probeName, count: batch * 512, lo: -1, hi: 1))
+        let batch = images.shape[0], width = resnet.featureDimension
+        let probe = Tensor(shape: [batch, width], scalars: ReferenceFixtures.values(probeName, count: batch * width, lo: -1, hi: 1))
         try g.backward(from: g.sum(g.multiply(features.pooled, g.constant(probe))))
 
         var report = ReferenceEquivalenceTests.Report()
