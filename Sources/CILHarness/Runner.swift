@@ -217,7 +217,7 @@ public final class Runner {
         try enter(.afterSelection, phase: k)
         let phaseData = RunnerPhaseData(phase: k, seen: seen, exemplars: memory.exemplars(seenClasses: seen), trainByPosition: trainByPosition,
                                         configuration: configuration, trainAssembler: trainAssembler,
-                                        trainEvaluationAssembler: trainEvaluationAssembler, imageOverrides: imageOverrides)
+                                        trainEvaluationAssembler: trainEvaluationAssembler)
         let replacements = try method.afterExemplarSelection(context, network: network, data: phaseData)
         if !replacements.isEmpty {
             var overrides = imageOverrides

@@ -14,10 +14,9 @@ final class RunnerPhaseData: PhaseData {
     private let configuration: RunConfiguration
     private let trainAssembler: BatchAssembler
     private let trainEvaluationAssembler: BatchAssembler
-    private let imageOverrides: [Int: [UInt8]]
 
     init(phase: Int, seen: Int, exemplars: [[Int]], trainByPosition: [[Int]], configuration: RunConfiguration,
-         trainAssembler: BatchAssembler, trainEvaluationAssembler: BatchAssembler, imageOverrides: [Int: [UInt8]]) {
+         trainAssembler: BatchAssembler, trainEvaluationAssembler: BatchAssembler) {
         self.phase = phase
         self.seen = seen
         self.exemplars = exemplars
@@ -25,7 +24,6 @@ final class RunnerPhaseData: PhaseData {
         self.configuration = configuration
         self.trainAssembler = trainAssembler
         self.trainEvaluationAssembler = trainEvaluationAssembler
-        self.imageOverrides = imageOverrides
     }
 
     func trainingIndices(ofClass position: Int) throws -> [Int] {
@@ -51,10 +49,10 @@ final class RunnerPhaseData: PhaseData {
 
     func storedImages(for replacement: ImageReplacement) throws -> Tensor {
         guard !replacement.indices.isEmpty else { throw HarnessError.mismatch("no images asked for") }
-        let overrides = imageOverrides.merging(try storedPixels(for: replacement)) { _, new in new }
+        // Only the replaced indices are read, so the new pixels over the current source suffice.
         let base = trainEvaluationAssembler
-        let assembler = BatchAssembler(source: OverlaidImageSource(base: configuration.train, overrides: overrides), preprocessing: base.preprocessing,
-                                       seed: base.seed, labelMap: base.labelMap)
+        let assembler = BatchAssembler(source: OverlaidImageSource(base: base.source, overrides: try storedPixels(for: replacement)),
+                                       preprocessing: base.preprocessing, seed: base.seed, labelMap: base.labelMap)
         return try assembler.assemble(indices: replacement.indices, phase: phase, epoch: 0).images
     }
 
