@@ -56,8 +56,19 @@ final class RunnerPhaseData: PhaseData {
         return try assembler.assemble(indices: replacement.indices, phase: phase, epoch: 0).images
     }
 
+    func classMeanViews(at indices: [Int]) throws -> [Tensor] {
+        var views = [try images(at: indices)]
+        if let view = configuration.classMeanViews.secondView {
+            let base = trainEvaluationAssembler
+            let assembler = BatchAssembler(source: base.source, preprocessing: base.preprocessing.viewing(view), seed: base.seed, labelMap: base.labelMap)
+            views.append(try assembler.assemble(indices: indices, phase: phase, epoch: 0).images)
+        }
+        return views
+    }
+
     /// The uint8 pixels the harness stores for `replacement`, by training index: de-normalised
-    /// with the test transform's statistics, ×255, rounded and clamped to 0...255.
+    /// with the test transform's statistics, ×255, rounded as the replacement says and
+    /// clamped to 0...255 (`ImageReplacement.pixels`).
     func storedPixels(for replacement: ImageReplacement) throws -> [Int: [UInt8]] {
         let indices = replacement.indices
         try checkSeen(indices)
@@ -73,16 +84,13 @@ final class RunnerPhaseData: PhaseData {
         let channels = shape[3]
         let mean = preprocessing.normalization.mean, std = preprocessing.normalization.std
         guard mean.count == channels else { throw HarnessError.mismatch("replacement images have \(channels) channels, normalisation \(mean.count)") }
-        let values = replacement.images.converted(to: .float32).floats
+        let all = ImageReplacement.pixels(normalised: replacement.images.converted(to: .float32).floats,
+                                          mean: mean, std: std, rounding: replacement.rounding)
         var pixels: [Int: [UInt8]] = [:]
         for (n, index) in indices.enumerated() {
             let expected = try configuration.train.withImage(at: index) { $0.pixels.count }
             guard expected == perImage else { throw HarnessError.mismatch("image \(index) has \(expected) bytes, its replacement \(perImage)") }
-            pixels[index] = (0..<perImage).map { i in
-                let c = i % channels
-                let pixel = (values[n * perImage + i] * std[c] + mean[c]) * 255
-                return UInt8(max(0, min(255, pixel.rounded())))
-            }
+            pixels[index] = Array(all[(n * perImage)..<((n + 1) * perImage)])
         }
         return pixels
     }

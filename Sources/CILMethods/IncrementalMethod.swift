@@ -72,6 +72,15 @@ public protocol PhaseData: AnyObject {
     /// stored them (de-normalised, rounded to uint8, normalised again), without storing
     /// anything: what a method that returns replacements may measure first.
     func storedImages(for replacement: ImageReplacement) throws -> Tensor
+    /// The training images at `indices` in every view the harness's NME class means average
+    /// (README.md, G1): the test transform and, depending on protocol and fidelity, its
+    /// channel-reversed or mirrored copy. Row r of every tensor is the same image.
+    func classMeanViews(at indices: [Int]) throws -> [Tensor]
+}
+
+extension PhaseData {
+    /// One view: for stand-ins that have no second view.
+    public func classMeanViews(at indices: [Int]) throws -> [Tensor] { [try images(at: indices)] }
 }
 
 /// Training images a method replaces after exemplar selection (Mnemonics' optimised
@@ -80,11 +89,36 @@ public protocol PhaseData: AnyObject {
 public struct ImageReplacement {
     public let indices: [Int]
     public let images: Tensor
+    /// How the de-normalised values become uint8 (G15 under `fidelity: reference`).
+    public let rounding: PixelRounding
 
-    public init(indices: [Int], images: Tensor) {
+    public init(indices: [Int], images: Tensor, rounding: PixelRounding = .nearest) {
         self.indices = indices
         self.images = images
+        self.rounding = rounding
     }
+
+    /// The uint8 pixels of `normalised` NHWC values (channels last): (v·std + mean)·255 in
+    /// float32, one rounding per operation as numpy does it ([MAN]
+    /// `1_train/utils/process_mnemonics.py` `tensor2im`), then rounded by `rounding` and
+    /// clamped to 0...255 (the code's `astype(uint8)` of a value outside it is undefined).
+    public static func pixels(normalised values: [Float], mean: [Float], std: [Float], rounding: PixelRounding) -> [UInt8] {
+        let channels = mean.count
+        return values.indices.map { i in
+            let c = i % channels
+            let scaled = values[i] * std[c]
+            let pixel = (scaled + mean[c]) * 255
+            let rounded = rounding == .nearest ? pixel.rounded() : pixel.rounded(.towardZero)
+            return UInt8(max(0, min(255, rounded)))
+        }
+    }
+}
+
+/// How stored images round: to the nearest level, or toward zero as the Mnemonics code's
+/// `astype(uint8)` does (G15).
+public enum PixelRounding: String, Sendable {
+    case nearest
+    case towardZero = "toward-zero"
 }
 
 /// The plug-in contract of a class-incremental method. The harness owns data, exemplar

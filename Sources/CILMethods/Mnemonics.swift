@@ -25,12 +25,15 @@ import Foundation
 ///   `mnemonics_lr` = the code's `mnemonics_outer_lr` 1e-5 with StepLR(1, 0.5) stepped at
 ///   the start of each epoch, so epoch e runs at lr·0.5^(e+1): 5e-6 in the single epoch
 ///   (the code's `mnemonics_lr` argument is unused by this step).
-/// - Old-class means: unit mean of normalised exemplar features, without the code's G1
-///   channel-reversed second copy (the harness's NME means drop it too).
+/// - Old-class means: unit mean of the normalised features of the exemplars in every view
+///   the harness's NME means use (`PhaseData.classMeanViews`): under `fidelity: reference`
+///   on CIFAR-like data with the code's channel-reversed copy (G1, the code's
+///   `class_means[:, c, 0]`).
 /// - Write-back: the optimised images are returned as `ImageReplacement`s, which the harness
-///   de-normalises, scales by 255 and rounds to uint8 (the code truncates with
-///   `astype(uint8)`); later batches, class means, the next phases'
-///   training, checkpoints and digests use the stored images.
+///   de-normalises, scales by 255 and stores as uint8, truncating as the code's
+///   `astype(uint8)` does under `fidelity: reference` (G15) and rounding under
+///   `corrected`; later batches, class means, the next phases' training, checkpoints and
+///   digests use the stored images.
 public final class Mnemonics: IncrementalMethod {
     public static let name = "mnemonics"
     public static let summary = "Mnemonics: LUCIR training + exemplar pixels optimised against a class-mean cosine classifier (public code's one-level objective)"
@@ -49,6 +52,7 @@ public final class Mnemonics: IncrementalMethod {
     /// `phase`: new-class images plus old exemplars (the code); `new`: new-class images only.
     public let query: String
     public let baseMethod: String
+    public let fidelity: Fidelity
     /// What each phase's exemplar optimisation did (losses, pixels changed).
     public private(set) var reports: [MnemonicsReport] = []
     /// Keep the optimised float tensors in the reports (tests compare them with the stored bytes).
@@ -67,6 +71,7 @@ public final class Mnemonics: IncrementalMethod {
         // The protocols name the method Mnemonics is applied to; the code's is LUCIR
         // ([MAN] `mnemonics-training/1_train/trainer/mnemonics.py`).
         baseMethod = try settings.string("base_method", default: "lucir", allowed: ["lucir"])
+        fidelity = try settings.fidelity()
         guard learningRate >= 0, learningRate.isFinite else { throw MethodError.badSetting(key: "mnemonics_lr", value: "\(learningRate)", expected: "a finite number ≥ 0") }
         guard epochs >= 0 else { throw MethodError.badSetting(key: "mnemonics_epochs", value: "\(epochs)", expected: "an integer ≥ 0") }
         guard batchSize >= 1 else { throw MethodError.badSetting(key: "mnemonics_batch_size", value: "\(batchSize)", expected: "an integer ≥ 1") }
@@ -125,9 +130,9 @@ public final class Mnemonics: IncrementalMethod {
         guard epochs > 0, newExemplars.allSatisfy({ !$0.isEmpty }) else { return finetuningReplacements }
 
         let frozen = network.frozenCopy().backbone
-        let oldGroups = try (0..<context.oldClasses).map { position -> Tensor in
+        let oldGroups = try (0..<context.oldClasses).map { position -> [Tensor] in
             guard !kept[position].isEmpty else { throw MethodError.unsupported("mnemonics: old class \(position) has no exemplars for its mean") }
-            return try data.images(at: kept[position])
+            return try data.classMeanViews(at: kept[position])
         }
         let probe = MnemonicsObjective(backbone: frozen, oldMeans: nil, engine: context.engine)
         let objective = MnemonicsObjective(backbone: frozen, oldMeans: oldGroups.isEmpty ? nil : try probe.unitMeans(oldGroups), engine: context.engine)
@@ -139,7 +144,7 @@ public final class Mnemonics: IncrementalMethod {
         if query == "phase" { queryIndices += kept[0..<context.oldClasses].flatMap { $0 } }
         // Query labels are learning positions: the means' rows are old positions, then new ones.
         var sgd = SGD(learningRate: learningRate, momentum: momentum, weightDecay: weightDecay)
-        var lossSum = 0.0, batches = 0
+        var losses: [Double] = []
         var firstBatch: (features: Tensor, labels: [Int32])?
         var firstLossBefore = Double.nan
         for epoch in 0..<epochs {
@@ -153,12 +158,12 @@ public final class Mnemonics: IncrementalMethod {
                     firstLossBefore = value
                 }
                 sgd.step(pixels)
-                lossSum += value
-                batches += 1
+                losses.append(value)
             }
         }
 
-        let replacements = zip(newExemplars, pixels).map { ImageReplacement(indices: $0, images: $1.value) }
+        let rounding: PixelRounding = fidelity == .reference ? .towardZero : .nearest
+        let replacements = zip(newExemplars, pixels).map { ImageReplacement(indices: $0, images: $1.value, rounding: rounding) }
         // What the harness will store (uint8 after rounding): how many values move, and the
         // first batch's objective on the stored exemplars.
         let stored = try replacements.map { try data.storedImages(for: $0) }
@@ -177,8 +182,8 @@ public final class Mnemonics: IncrementalMethod {
         }
         let firstLossAfter = try firstBatch.map { try objective.loss(exemplars: stored, queryFeatures: $0.features, labels: $0.labels) } ?? .nan
         let report = MnemonicsReport(
-            phase: context.phase, exemplars: newExemplars.reduce(0) { $0 + $1.count }, queryBatches: batches,
-            meanLoss: lossSum / Double(max(batches, 1)), firstBatchLossBefore: firstLossBefore, firstBatchLossAfter: firstLossAfter,
+            phase: context.phase, exemplars: newExemplars.reduce(0) { $0 + $1.count }, losses: losses,
+            firstBatchLossBefore: firstLossBefore, firstBatchLossAfter: firstLossAfter,
             changedValues: changed, totalValues: total, largestStoredChange: largest, largestOptimisedChange: optimisedLargest,
             optimised: retainsOptimisedImages ? zip(newExemplars, pixels).map { ($0, $1.value) } : [])
         reports.append(report)
@@ -191,8 +196,10 @@ public final class Mnemonics: IncrementalMethod {
 public struct MnemonicsReport {
     public let phase: Int
     public let exemplars: Int
-    public let queryBatches: Int
-    public let meanLoss: Double
+    /// The objective of every query batch, before its step, in order.
+    public let losses: [Double]
+    public var queryBatches: Int { losses.count }
+    public var meanLoss: Double { losses.reduce(0, +) / Double(max(losses.count, 1)) }
     /// The objective on the pass's first query batch with the herding exemplars, and with the
     /// exemplars as stored (uint8) after the pass.
     public let firstBatchLossBefore: Double

@@ -6,7 +6,7 @@ import CILNetworks
 /// a query batch's pooled features are classified by cosine similarity against one mean per
 /// seen class, and the loss is cross-entropy on those unscaled cosine logits:
 ///   m_c = mean_i φ(e_{c,i})                (new class c: its learnable exemplars, raw features)
-///   m_c = fixed unit mean of old exemplars  (old class c)
+///   m_c = fixed unit mean of old exemplars  (old class c; both NME views, G1)
 ///   L   = CE( ⟨φ(q)/‖φ(q)‖, m_c/‖m_c‖⟩_c , y )
 /// The classifier is the closed-form answer to the paper's model-level problem, so the
 /// bilevel optimisation collapses to one level; the network is frozen and in evaluation
@@ -84,25 +84,29 @@ public struct MnemonicsObjective {
         return value
     }
 
-    /// Unit-norm class means [C, D] of groups of images: the mean of L2-normalised features,
-    /// normalised (the code's `class_means[:, c, 0]` without the G1 channel-reversed copy,
-    /// matching the harness's NME means).
-    public func unitMeans(_ groups: [Tensor]) throws -> Tensor {
+    /// Unit-norm class means [C, D] of groups of images, each group given in one or more
+    /// views (row r of every view is the same image): every feature of every view
+    /// normalised, averaged, and the mean normalised, as the code's `class_means[:, c, 0]`
+    /// and the harness's NME means (`ClassMeanViews`, G1) compute it.
+    public func unitMeans(_ groups: [[Tensor]]) throws -> Tensor {
         var scalars: [Double] = []
         var dimension = 0
-        for images in groups {
-            let f = try features(images)
-            let n = f.shape[0], d = f.shape[1], values = f.doubles
-            dimension = d
-            var mean = [Double](repeating: 0, count: d)
-            for r in 0..<n {
-                let norm = max((0..<d).reduce(0.0) { $0 + values[r * d + $1] * values[r * d + $1] }.squareRoot(), 1e-12)
-                for k in 0..<d { mean[k] += values[r * d + k] / norm }
+        for views in groups {
+            var mean: [Double] = []
+            for images in views {
+                let f = try features(images)
+                let n = f.shape[0], d = f.shape[1], values = f.doubles
+                dimension = d
+                if mean.isEmpty { mean = [Double](repeating: 0, count: d) }
+                for r in 0..<n {
+                    let norm = max((0..<d).reduce(0.0) { $0 + values[r * d + $1] * values[r * d + $1] }.squareRoot(), 1e-12)
+                    for k in 0..<d { mean[k] += values[r * d + k] / norm }
+                }
             }
             let norm = max(mean.reduce(0) { $0 + $1 * $1 }.squareRoot(), 1e-12)
             scalars += mean.map { $0 / norm }
         }
         let means = Tensor(shape: [groups.count, dimension], scalars: scalars)
-        return groups.first?.dtype == .float64 ? means : means.converted(to: .float32)
+        return groups.first?.first?.dtype == .float64 ? means : means.converted(to: .float32)
     }
 }

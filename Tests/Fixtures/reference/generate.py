@@ -20,6 +20,7 @@ See README.md next to this file for the exact command.
 """
 import argparse
 import importlib.machinery
+import io
 import copy
 import json
 import math
@@ -497,6 +498,205 @@ def podnet_losses(repo, torch, stamp):
             "nca_score_grads": [f32(v) for v in scores.grad.reshape(-1).tolist()], "nca_scale_grad": f64(scale.grad[0])}
 
 
+def mnemonics_exemplar_step(repo, torch, steps, lr):
+    """Mnemonics' exemplar step, by running the reference's own `Trainer.train()`
+    ([MAN] `mnemonics-training/1_train/trainer/mnemonics.py`, l.57-435) end to end on a
+    stand-in dataset: 3 classes of 12 formula images (`mnemonics.class<c>`), phase 0 with 2
+    classes and phase 1 with 1 (`--nb_cl_fg 2 --nb_cl 1`), 4 exemplars per class
+    (`--dynamic_budget`), `steps` mnemonics epochs over a one-batch loader. Both phases'
+    networks are the formula ResNet-32 (loaded through the code's own `--resume_fg` and
+    `--resume` paths), so the fixture covers herding, the exemplar objective, its SGD and
+    the write-back, not training. What differs from the reference's run, and why:
+      * torchvision and PIL are stand-ins: ToTensor (/255 in float32) and Normalize
+        ((x - mean) / std in float32) as torchvision computes them, `Image.fromarray` the
+        identity, and the training augmentation (RandomCrop, RandomHorizontalFlip) off, as
+        in every fixture here;
+      * CIFAR100 is a stand-in holding the formula images in the old torchvision attribute
+        names the code reads (`train_data`, `test_data`, ...);
+      * `torch.load` is called with `weights_only=False` (the default before torch 2.6,
+        which the code was written for);
+      * `utils/misc.py` reads the terminal size at import; it is answered "24 80";
+      * `compute_accuracy` (evaluation after the step, not compared) returns zeros, and
+        tensorboardX's writer is an empty stand-in;
+      * `F.cross_entropy` in the trainer module is wrapped to record each step's loss, and
+        `process_mnemonics` to record the exemplars before and after the write-back.
+    Returns the fixtures {"mnemonics-phase{0,1}-k<steps>"}."""
+    import functools
+    import tempfile
+    root = os.path.join(os.path.abspath(repo), "mnemonics-training", "1_train")
+    for name in list(sys.modules):
+        if name.split(".")[0] in ("models", "trainer", "utils"):
+            del sys.modules[name]
+    sys.path.insert(0, root)
+
+    class ToTensor:
+        def __call__(self, img):
+            return torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1).contiguous().to(torch.float32).div(255)
+
+    class Normalize:
+        def __init__(self, mean, std):
+            self.mean = torch.tensor(mean, dtype=torch.float32).view(3, 1, 1)
+            self.std = torch.tensor(std, dtype=torch.float32).view(3, 1, 1)
+
+        def __call__(self, x):
+            return x.sub(self.mean).div(self.std)
+
+    class Compose:
+        def __init__(self, steps):
+            self.steps = steps
+
+        def __call__(self, x):
+            for step in self.steps:
+                x = step(x)
+            return x
+
+    def augmentation_off(*_, **__):
+        return lambda x: x
+
+    per_class, test_per_class, classes = 12, 2, 3
+    train_images = np.concatenate([formula_images(f"mnemonics.class{c}", per_class) for c in range(classes)])
+    train_labels = np.repeat(np.arange(classes), per_class)
+    test_images = np.concatenate([formula_images(f"mnemonics.test{c}", test_per_class) for c in range(classes)])
+    test_labels = np.repeat(np.arange(classes), test_per_class)
+
+    class CIFAR100:
+        def __init__(self, root, train=True, download=False, transform=None):
+            self.transform = transform
+            if train:
+                self.train_data, self.train_labels = train_images.copy(), train_labels.copy()
+            else:
+                self.test_data, self.test_labels = test_images.copy(), test_labels.copy()
+            self.train = train
+
+        def __len__(self):
+            return len(self.train_data if self.train else self.test_data)
+
+        def __getitem__(self, i):
+            data, labels = (self.train_data, self.train_labels) if self.train else (self.test_data, self.test_labels)
+            return self.transform(data[i]), int(labels[i])
+
+    transforms = types.SimpleNamespace(Compose=Compose, ToTensor=ToTensor, Normalize=Normalize,
+                                       RandomCrop=augmentation_off, RandomHorizontalFlip=augmentation_off)
+
+    class Writer:
+        def __init__(self, *a, **kw):
+            pass
+
+        def add_scalar(self, *a, **kw):
+            pass
+
+        def close(self):
+            pass
+
+    stand_ins = {"torchvision": {"datasets": types.SimpleNamespace(CIFAR100=CIFAR100), "transforms": transforms, "models": None},
+                 "torchvision.datasets": {"CIFAR100": CIFAR100}, "torchvision.transforms": vars(transforms),
+                 "torchvision.models": {}, "tensorboardX": {"SummaryWriter": Writer},
+                 "PIL": {"Image": types.SimpleNamespace(fromarray=lambda a: a)}, "PIL.Image": {"fromarray": lambda a: a},
+                 "scipy": {}, "scipy.spatial": {}, "scipy.spatial.distance": {"cdist": None}, "tqdm": {}}
+    for name, attributes in stand_ins.items():
+        m = types.ModuleType(name)
+        m.__spec__ = importlib.machinery.ModuleSpec(name, None)
+        for key, value in attributes.items():
+            setattr(m, key, value)
+        sys.modules[name] = m
+    # utils/misc.py asks `stty size` at import (for a progress bar the step never draws),
+    # which fails without a terminal: the question gets a terminal's answer during import.
+    popen = os.popen
+    os.popen = lambda command, *a: io.StringIO("24 80\n") if command == "stty size" else popen(command, *a)
+    try:
+        import trainer.mnemonics as module
+    finally:
+        os.popen = popen
+    import models.modified_resnet_cifar as resnet_cifar
+    import models.modified_linear as modified_linear
+
+    losses, records = [], []
+    functional = torch.nn.functional
+
+    class RecordingFunctional:
+        def __getattr__(self, name):
+            return getattr(functional, name)
+
+        def cross_entropy(self, *a, **kw):
+            out = functional.cross_entropy(*a, **kw)
+            losses.append(float(out))
+            return out
+    module.F = RecordingFunctional()
+    original_process = module.process_mnemonics
+
+    def recording_process(X_protoset_cumuls, Y_protoset_cumuls, mnemonics_raw, *a, **kw):
+        before = [np.array(x, dtype=np.uint8) for x in X_protoset_cumuls]
+        optimised = mnemonics_raw[0].detach().clone()
+        gradient = mnemonics_raw[0].grad.detach().clone()  # the last step's, not yet zeroed
+        out = original_process(X_protoset_cumuls, Y_protoset_cumuls, mnemonics_raw, *a, **kw)
+        records.append({"before": before, "optimised": optimised, "gradient": gradient, "after": [np.array(x) for x in out],
+                        "labels": [int(np.asarray(y).reshape(-1)[0]) for y in Y_protoset_cumuls]})
+        return out
+    module.process_mnemonics = recording_process
+    module.compute_accuracy = lambda *a, **kw: (np.zeros(4), None)
+    load = torch.load
+    module.torch.load = functools.partial(load, weights_only=False)
+
+    workdir = tempfile.mkdtemp()
+    cwd = os.getcwd()
+    os.chdir(workdir)
+    try:
+        model = resnet_cifar.resnet32(num_classes=2)
+        set_formula_weights(model, torch)
+        torch.save(model, os.path.join(workdir, "phase0.pth"))
+        args = types.SimpleNamespace(
+            dataset="cifar100", num_classes=classes, nb_cl_fg=2, nb_cl=1, nb_protos=4, nb_runs=1, epochs=0,
+            method="mnemonics", resume=True, resume_fg=True, ckpt_dir_fg=os.path.join(workdir, "phase0.pth"),
+            dynamic_budget=True, fusion_mode="free", num_workers=0, dictionary_size=per_class, rs_ratio=0,
+            lamda=5, dist=0.5, K=2, lw_mr=1, random_seed=1993, train_batch_size=128, test_batch_size=100,
+            eval_batch_size=128, base_lr1=0.1, base_lr2=0.1, lr_factor=0.1, custom_weight_decay=5e-4,
+            custom_momentum=0.9, maml_lr=0.1, maml_epoch=50, mnemonics_steps=20, mnemonics_epochs=1,
+            mnemonics_lr=1e-5, mnemonics_outer_lr=lr, mnemonics_decay_factor=0.5,
+            mnemonics_total_epochs=steps, mnemonics_decay_epochs=1)
+        trainer = module.Trainer(args)
+        # Phase 1 resumes from this file: the same formula network with the code's split head.
+        phase1 = copy.deepcopy(model)
+        head = modified_linear.SplitCosineLinear(64, 2, 1)
+        head.fc1.weight.data = model.fc.weight.data.clone()
+        head.fc2.weight.data = torch.from_numpy(formula_values("mnemonics.fc2", 64, -0.125, 0.125)).view(1, 64)
+        head.sigma.data = model.fc.sigma.data.clone()
+        phase1.fc = head
+        torch.save(phase1, os.path.join(trainer.save_path, "run_0_iteration_2_model.pth"))
+        torch.manual_seed(0)  # the one-batch loader's shuffle
+        trainer.train()
+        order = [int(c) for c in module.utils.misc.unpickle(os.path.join(trainer.save_path, "seed_1993_cifar100_order_run_0.pkl"))]
+    finally:
+        os.chdir(cwd)
+        module.torch.load = load
+        sys.path.remove(root)
+
+    def encode(a):
+        import base64
+        return base64.b64encode(np.ascontiguousarray(a, dtype=np.uint8).tobytes()).decode()
+
+    fixtures = {}
+    for phase, record in enumerate(records):
+        new = record["labels"] if phase == 0 else record["labels"][-1:]
+        first = len(record["before"]) - len(new)
+        exemplars, optimised = [], []
+        for k, label in enumerate(new):
+            before = record["before"][first + k]
+            images = train_images[train_labels == label]
+            exemplars.append([int(next(i for i in range(per_class) if np.array_equal(images[i], b))) for b in before])
+            start = normalise(before, torch)
+            after = record["optimised"][k]
+            optimised.append({"update": tensor_stats(after - start, torch), "value": tensor_stats(after, torch),
+                              "last_gradient": tensor_stats(record["gradient"][k], torch),
+                              "stored": encode(record["after"][first + k])})
+        fixtures[f"mnemonics-phase{phase}-k{steps}"] = {
+            "class_order": order, "images_per_class": per_class, "exemplars_per_class": 4,
+            "new_classes": new, "old_classes": record["labels"][:first],
+            "exemplars": exemplars, "old_stored": [encode(x) for x in record["after"][:first]],
+            "losses": losses[phase * steps:(phase + 1) * steps], "outer_lr": lr,
+            "learning_rates": [lr * 0.5 ** (e + 1) for e in range(steps)], "optimised": optimised}
+    return fixtures
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--aanets-repo", required=True, help="checkout of yaoyao-liu/class-incremental-learning")
@@ -504,6 +704,7 @@ def main():
     ap.add_argument("--pycil-repo", help="checkout of G-U-N/PyCIL (LwF, KD form)")
     ap.add_argument("--podnet-repo", help="checkout of arthurdouillard/incremental_learning.pytorch (POD, NCA)")
     ap.add_argument("--mammoth-repo", help="checkout of aimagelab/mammoth (LwF.MC, sigmoid BCE)")
+    ap.add_argument("--mnemonics-repo", help="checkout of yaoyao-liu/mnemonics-training (Mnemonics' exemplar step)")
     ap.add_argument("--out", default=os.path.dirname(os.path.abspath(__file__)))
     args = ap.parse_args()
 
@@ -525,7 +726,7 @@ def main():
 
     stamp = {"repository": "yaoyao-liu/class-incremental-learning", "folder": "adaptive-aggregation-networks",
              "commit": commit, "torch": torch.__version__, "numpy": np.__version__, "threads": 1,
-             "command": "python3 Tests/Fixtures/reference/generate.py --aanets-repo <checkout> --lucir-repo <checkout> --pycil-repo <checkout> --podnet-repo <checkout> --mammoth-repo <checkout>"}
+             "command": "python3 Tests/Fixtures/reference/generate.py --aanets-repo <checkout> --lucir-repo <checkout> --pycil-repo <checkout> --podnet-repo <checkout> --mammoth-repo <checkout> --mnemonics-repo <checkout>"}
     device = torch.device("cpu")
 
     def reference_args(**kw):
@@ -816,6 +1017,17 @@ def main():
                               "scheduler": type(sched).__name__, "rates": rates,
                               "alpha_base_lr": a.fusion_lr, "alpha_rates": alpha_rates}
     fixtures["schedules"] = schedules
+
+    # ---- Mnemonics' exemplar step through the reference's own Trainer.train() (last: it
+    # swaps the reference packages on sys.path for the Mnemonics repository's) ----
+    if args.mnemonics_repo:
+        mnemonics_repo = os.path.abspath(args.mnemonics_repo)
+        stamp["mnemonics_repository"] = "yaoyao-liu/mnemonics-training"
+        stamp["mnemonics_commit"] = subprocess.check_output(["git", "-C", mnemonics_repo, "rev-parse", "HEAD"], text=True).strip()
+        # lr 100 (the code's default is 1e-5): large enough that the updates move the
+        # stored uint8 values by a few levels, so the write-back is compared too.
+        for steps in (1, 3):
+            fixtures.update(mnemonics_exemplar_step(mnemonics_repo, torch, steps, 100.0))
 
     doc = {"stamp": stamp, "generator_seconds": round(time.time() - t_start, 1),
            "inputs": {"formula": "splitmix64(fnv1a64(name) + (i+1)*0x9E3779B97F4A7C15); u=(w>>40)/2^24; v=float32(lo+(hi-lo)*u)",
