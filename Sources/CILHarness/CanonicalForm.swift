@@ -82,6 +82,8 @@ enum CanonicalForm {
             add("schedule.min_lr", String(t.schedule.minimumLearningRate))
         }
         add("schedule.steps_at_epoch_start", String(t.schedule.stepsAtEpochStart))
+        // Only where set, so protocols without it keep their fingerprints.
+        if t.schedule.lagsOneEpoch { add("schedule.lags_one_epoch", "true") }
         return out
     }
 }

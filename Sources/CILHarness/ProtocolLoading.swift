@@ -369,9 +369,13 @@ private struct ProtocolDecoder {
         let incrementalLR = try double(o, "incremental_lr", default: lr, range: 0...1e6, exclusiveLower: true)
         let momentum = try double(o, "momentum", default: 0, range: 0...0.999999)
         let weightDecay = try double(o, "weight_decay", default: 0)
-        let sch = try subsection(s, "schedule", allowed: ["type", "milestones", "gamma", "min_lr", "steps_at_epoch_start"])
+        let sch = try subsection(s, "schedule", allowed: ["type", "milestones", "gamma", "min_lr", "steps_at_epoch_start", "lags_one_epoch"])
         let kind = try choice(sch, "type", TrainingSettings.Schedule.Kind.self)
-        var schedule = TrainingSettings.Schedule(kind: kind, stepsAtEpochStart: try bool(sch, "steps_at_epoch_start"))
+        var schedule = TrainingSettings.Schedule(kind: kind, stepsAtEpochStart: try bool(sch, "steps_at_epoch_start"),
+                                                 lagsOneEpoch: try bool(sch, "lags_one_epoch", default: false))
+        if schedule.stepsAtEpochStart && schedule.lagsOneEpoch, let e = sch.entry("lags_one_epoch") {
+            throw fail(e, in: sch, "lags_one_epoch (a scheduler stepped after the epoch) contradicts steps_at_epoch_start: true")
+        }
         switch kind {
         case .multistep:
             guard let e = sch.entry("milestones") else { throw missing(sch, "milestones") }

@@ -65,9 +65,12 @@ public struct Optimization: Sendable, Equatable {
     public var schedule: LearningRateSchedule
     /// Gotcha G4: the reference code steps its scheduler before each epoch.
     public var steppedAtEpochStart: Bool
+    /// Gotcha G16: PODNet steps its scheduler after each epoch with that epoch's index.
+    public var lagsOneEpoch: Bool
 
     public init(epochs: Int, batchSize: Int, learningRate: Double, momentum: Double = 0.9, weightDecay: Double = 5e-4,
-                schedule: LearningRateSchedule = .constant, steppedAtEpochStart: Bool = false) {
+                schedule: LearningRateSchedule = .constant, steppedAtEpochStart: Bool = false, lagsOneEpoch: Bool = false) {
+        self.lagsOneEpoch = lagsOneEpoch
         self.epochs = epochs
         self.batchSize = batchSize
         self.learningRate = learningRate

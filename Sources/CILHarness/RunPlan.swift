@@ -90,7 +90,8 @@ public struct RunPlan {
         func optimization(phase: Int) -> Optimization {
             Optimization(epochs: training.epochs(phase: phase), batchSize: training.batchSize, learningRate: training.learningRate(phase: phase),
                          momentum: training.momentum, weightDecay: training.weightDecay,
-                         schedule: schedule.learningRateSchedule(epochs: training.epochs(phase: phase)), steppedAtEpochStart: schedule.stepsAtEpochStart)
+                         schedule: schedule.learningRateSchedule(epochs: training.epochs(phase: phase)), steppedAtEpochStart: schedule.stepsAtEpochStart,
+                         lagsOneEpoch: schedule.lagsOneEpoch)
         }
         var aanetsSettings: AANetsSettings?
         if aanets {

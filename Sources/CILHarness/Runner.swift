@@ -162,7 +162,8 @@ public final class Runner {
         let balanced = aanets.map { balancedSet(phase: k, newPositions: newPositions, settings: $0) } ?? []
         for epoch in 0..<optimization.epochs {
             let epochStart = DispatchTime.now().uptimeNanoseconds
-            let lr = optimization.schedule.learningRate(base: optimization.learningRate, epoch: epoch, steppedAtEpochStart: optimization.steppedAtEpochStart)
+            let lr = optimization.schedule.learningRate(base: optimization.learningRate, epoch: epoch, steppedAtEpochStart: optimization.steppedAtEpochStart,
+                                                        lagsOneEpoch: optimization.lagsOneEpoch)
             sgd.learningRate = lr
             let loader = try BatchLoader(assembler: trainAssembler, indices: trainIndices, batchSize: optimization.batchSize, phase: k, epoch: epoch)
             var lossSum = 0.0, seenImages = 0

@@ -44,8 +44,13 @@ public struct TrainingSettings: Sendable, Hashable {
         /// Whether the reference code's scheduler.step() runs before each epoch, so every
         /// decay lands one epoch early (gotcha G4: [AAN] and [LUCIR] yes, [POD] no).
         public var stepsAtEpochStart: Bool
+        /// Whether the scheduler is stepped after each epoch with that epoch's own index
+        /// (`scheduler.step(epoch)`), so epoch e ≥ 1 trains at epoch e − 1's rate (G16: [POD]
+        /// `inclearn/models/icarl.py` `_training_step`, which PODNet inherits).
+        public var lagsOneEpoch: Bool
 
-        public init(kind: Kind, milestones: [Int] = [], gamma: Double = 0.1, minimumLearningRate: Double = 0, stepsAtEpochStart: Bool) {
+        public init(kind: Kind, milestones: [Int] = [], gamma: Double = 0.1, minimumLearningRate: Double = 0, stepsAtEpochStart: Bool, lagsOneEpoch: Bool = false) {
+            self.lagsOneEpoch = lagsOneEpoch
             self.kind = kind
             self.milestones = milestones
             self.gamma = gamma
@@ -82,6 +87,6 @@ public struct TrainingSettings: Sendable, Hashable {
     /// Learning rate of 0-based `epoch` in phase k, with the schedule's G4 convention.
     public func learningRate(phase k: Int, epoch: Int) -> Double {
         schedule.learningRateSchedule(epochs: epochs(phase: k))
-            .learningRate(base: learningRate(phase: k), epoch: epoch, steppedAtEpochStart: schedule.stepsAtEpochStart)
+            .learningRate(base: learningRate(phase: k), epoch: epoch, steppedAtEpochStart: schedule.stepsAtEpochStart, lagsOneEpoch: schedule.lagsOneEpoch)
     }
 }

@@ -254,6 +254,8 @@ import Testing
         expectOneLine(error(replacing("type: multistep, milestones: [1], gamma: 0.1", "type: cosine, milestones: [1]")), line: 10, field: "training.schedule.milestones", containing: "only multistep")
         expectOneLine(error(replacing("order: numpy-seed-1993", "order: [0, 1, 2]")), line: 2, field: "classes.order", containing: "the order has 3 classes")
         expectOneLine(error(replacing("preprocessing: synthetic\n", "")), line: nil, field: "preprocessing", containing: "missing")
+        expectOneLine(error(replacing("steps_at_epoch_start: true}", "steps_at_epoch_start: true, lags_one_epoch: true}")), line: 10,
+                      field: "training.schedule.lags_one_epoch", containing: "contradicts steps_at_epoch_start")
     }
 
     @Test func badOverridesNameTheOverride() {

