@@ -48,6 +48,47 @@ import Testing
         return Network(backbone: resnet, head: head)
     }
 
+    /// Phase 1 as the runner starts it (teacher, imprinting, POD schedule), then the
+    /// fixture's new proxy block and η in place of the imprinted ones.
+    static func beginPhaseOne(_ method: PODNetCNN, network: Network, context: PhaseContext, scale: Double) throws {
+        let imprint = [4: ReferenceFixtures.images("podnet.imprint4", count: 12), 5: ReferenceFixtures.images("podnet.imprint5", count: 12)]
+        try method.beginPhase(context, network: network, newClassFeatures: ReferenceEquivalenceTests.EvaluationFeatures(network: network, engine: context.engine, byClass: imprint))
+        guard let head = network.head as? LocalSimilarityHead, head.proxies.count == 2 else { throw MethodError.unsupported("LSC head with two blocks expected") }
+        head.proxies[1].value = block(1, classes: 2)
+        head.scale.value = Tensor(filled: scale, shape: [1])
+        #expect(!head.proxies[0].isTrainable && head.proxies[1].isTrainable, "old proxies frozen, new ones trained")
+    }
+
+    /// The classifier finetuning after phase 1 (fixture `podnet-finetune-k3`: `_train_task`
+    /// with the CIFAR `finetuning_config`, 3 epochs over one memory batch of the 4 exemplars
+    /// and new-class images 0, 1, 4, 5) through `PODNetCNN.afterExemplarSelection`: every
+    /// proxy block moves (old ones too), η and the backbone stay, BN statistics follow the
+    /// training-mode forwards.
+    @Test func classifierFinetuningMatchesPODNet() throws {
+        let fixture = try ReferenceEquivalenceTests.fixture("podnet-finetune-k3")
+        let engine = try ComputeEngine(threads: 1)
+        let network = Self.phaseZeroNetwork()
+        let method = try PODNetCNN(settings: MethodSettings(["finetune_epochs": "3", "finetune_lr": "0.05", "finetune_batch_size": "8",
+                                                             "finetune_weight_decay": "5e-4"]))
+        let context = PhaseContext(phase: 1, phaseCount: 2, oldClasses: 4, newClasses: 2, epochs: 160, exemplarsPerClass: 20, seed: 1, engine: engine)
+        try Self.beginPhaseOne(method, network: network, context: context, scale: fixture["scale"] as? Double ?? .nan)
+        let images = ReferenceFixtures.concatenate(ReferenceFixtures.images("batch.phase1.exemplars", count: 4),
+                                                   ReferenceFixtures.images("batch.phase1.new", count: 8, picking: [0, 1, 4, 5]))
+        try method.afterExemplarSelection(context, network: network, data: ReferenceClassBalancedFinetuningTests.OneBatch(TrainingBatch(images: images, labels: [0, 1, 2, 3, 4, 4, 5, 5])))
+        var report = ReferenceEquivalenceTests.Report()
+        let parameters = fixture["parameters"] as? [String: Any] ?? [:]
+        for p in network.parameters {
+            let name = Self.referenceName(p.name)
+            guard let entry = parameters[name] as? [String: Any] else { Issue.record("no reference entry \(name)"); continue }
+            let kind = p.group == "buffers" ? "bn statistics" : (p.name.hasPrefix("head.proxies") ? "proxies" : "unchanged")
+            report.note(kind, try ReferenceFixtures.Stats(entry["value"]).worstRelativeError(p.value), name)
+        }
+        print("reference-equivalence podnet-finetune-k3: \(report)")
+        for kind in ["proxies", "bn statistics", "unchanged"] {
+            #expect((report.worst[kind] ?? .nan) <= ReferenceEquivalenceTests.parameterTolerance, "\(kind): \(report)")
+        }
+    }
+
     static func run(phase: Int, steps: Int) throws -> (report: ReferenceEquivalenceTests.Report, ourRates: [Double], theirRates: [Double]) {
         let fixture = try ReferenceEquivalenceTests.fixture("podnet-phase\(phase)-k\(steps)")
         let engine = try ComputeEngine(threads: 1)
@@ -62,12 +103,7 @@ import Testing
             images = ReferenceFixtures.concatenate(ReferenceFixtures.images("batch.phase1.new", count: 8), ReferenceFixtures.images("batch.phase1.exemplars", count: 4))
             labels = [4, 4, 4, 4, 5, 5, 5, 5, 0, 1, 2, 3]
             context = PhaseContext(phase: 1, phaseCount: 2, oldClasses: 4, newClasses: 2, epochs: 160, exemplarsPerClass: 20, seed: 1, engine: engine)
-            let imprint = [4: ReferenceFixtures.images("podnet.imprint4", count: 12), 5: ReferenceFixtures.images("podnet.imprint5", count: 12)]
-            try method.beginPhase(context, network: network, newClassFeatures: ReferenceEquivalenceTests.EvaluationFeatures(network: network, engine: engine, byClass: imprint))
-            guard let head = network.head as? LocalSimilarityHead, head.proxies.count == 2 else { throw MethodError.unsupported("LSC head with two blocks expected") }
-            head.proxies[1].value = block(1, classes: 2)
-            head.scale.value = Tensor(filled: fixture["scale"] as? Double ?? .nan, shape: [1])
-            #expect(!head.proxies[0].isTrainable && head.proxies[1].isTrainable, "old proxies frozen, new ones trained")
+            try beginPhaseOne(method, network: network, context: context, scale: fixture["scale"] as? Double ?? .nan)
         }
         guard let head = network.head as? LocalSimilarityHead else { throw MethodError.unsupported("LSC head expected") }
         let teacher = phase == 0 ? nil : Teacher(snapshotOf: phaseZeroNetwork())

@@ -697,7 +697,7 @@ def mnemonics_exemplar_step(repo, torch, steps, lr):
     return fixtures
 
 
-def podnet_training_step(repo, torch, phase, steps, dtype=None):
+def podnet_training_step(repo, torch, phase, steps, dtype=None, finetune=False):
     """PODNet's training step, by its own code: `inclearn/models/podnet.py`
     `PODNet._train_task` (the gradient clamp hooks, then) → `icarl.py` `ICarl._training_step`
     → `ICarl._forward_loss` → `PODNet._compute_loss`, on its own `BasicNet` (`basenet.py`)
@@ -714,7 +714,12 @@ def podnet_training_step(repo, torch, phase, steps, dtype=None):
     Stand-ins: `factory` (its `get_convnet`/`get_optimizer`/`get_lr_scheduler` lines for
     these types, called as written), `tqdm`, `scipy`, `sklearn`, `matplotlib`, and the
     modules these files import but the step does not use (data, herding, word embeddings,
-    the model base class); every loaded file is the reference's own."""
+    the model base class); every loaded file is the reference's own.
+    `finetune`: instead of the phase's training, its classifier finetuning (phase 1 only):
+    `_train_task` with no training epochs and the CIFAR `finetuning_config` (undersampling,
+    tuning the classifier, lr 0.05, k epochs), whose memory loader (a stand-in
+    `inc_dataset.get_memory_loader`) serves one batch: exemplars [0, 1, 2, 3] and new-class
+    images [0, 1, 4, 5], every memory flag 1."""
     import collections
     repo = os.path.abspath(repo)
     lib = os.path.join(repo, "inclearn", "lib")
@@ -795,6 +800,8 @@ def podnet_training_step(repo, torch, phase, steps, dtype=None):
         return net
 
     old = None
+    if finetune:
+        assert phase == 1
     if phase == 0:
         net = network([classes_old], 1.0)
         images, labels, memory = formula_images("batch.phase0", 8), [0, 1, 2, 3, 0, 1, 2, 3], [0] * 8
@@ -816,10 +823,12 @@ def podnet_training_step(repo, torch, phase, steps, dtype=None):
         _training_step = icarl.ICarl._training_step
         _forward_loss = icarl.ICarl._forward_loss
         _print_metrics = icarl.ICarl._print_metrics
+        weight_decay = podnet.PODNet.weight_decay
     s = Learner()
     s._network, s._old_model, s._device, s._multiple_devices = net, old, torch.device("cpu"), [torch.device("cpu")]
     s._meta_transfer, s._finetuning_config, s._eval_every_x_epochs, s._post_processing_type = {}, None, None, None
     s._disable_progressbar = True
+    s._weight_decay, s._opt_name = 5e-4, "sgd"
     s._nca_config = {"margin": 0.6, "scale": 1.0, "exclude_pos_denominator": True}
     s._softmax_ce, s._class_weights = False, None
     s._pod_flat_config = {"scheduled_factor": 1.0}
@@ -861,6 +870,17 @@ def podnet_training_step(repo, torch, phase, steps, dtype=None):
 
         def __len__(self):
             return 1
+    if finetune:
+        new_picks = formula_images("batch.phase1.new", 8)[[0, 1, 4, 5]]
+        images = np.concatenate([formula_images("batch.phase1.exemplars", 4), new_picks])
+        labels, memory = [0, 1, 2, 3, 4, 4, 5, 5], [1] * 8
+        ds.data, ds.targets = images, np.asarray(labels)
+        s._finetuning_config = {"sampling": "undersampling", "tuning": "classifier", "lr": 0.05, "epochs": steps, "scaling": None}
+        s._n_epochs = 0
+        s._herding_indexes = []
+        s.build_examplars = lambda *a: (images, np.asarray(labels), None, None)
+        s.get_memory = lambda: (images, np.asarray(labels))
+        s.inc_dataset = types.SimpleNamespace(get_memory_loader=lambda *a: DictLoader())
     s._train_task(DictLoader(), None)
     state = s._optimizer.state
     params_out = {}
@@ -872,7 +892,7 @@ def podnet_training_step(repo, torch, phase, steps, dtype=None):
     for name, b in net.named_buffers():
         if not name.endswith("num_batches_tracked"):
             params_out[name] = {"value": tensor_stats(b, torch)}
-    return {"phase": phase, "steps": steps, "proxies_per_class": proxies, "labels": labels, "memory_flags": memory,
+    return {"phase": phase, "steps": steps, "finetune": finetune, "proxies_per_class": proxies, "labels": labels, "memory_flags": memory,
             "n_classes": n_classes, "task_size": task_size, "scale": 1.0 if phase == 0 else 1.7,
             "losses": recorded, "rates": [g["lr"] for g in s._optimizer.param_groups], "parameters": params_out}
 
@@ -1177,6 +1197,7 @@ def main():
         for phase in (0, 1):
             for steps in (1, 3):
                 fixtures[f"podnet-phase{phase}-k{steps}"] = podnet_training_step(args.podnet_repo, torch, phase, steps)
+        fixtures["podnet-finetune-k3"] = podnet_training_step(args.podnet_repo, torch, 1, 3, finetune=True)
         fixtures["podnet-imagenet-backbone"] = podnet_imagenet_backbone(args.podnet_repo, torch)
 
     # ---- learning-rate schedules over a whole phase (set_optimizer's schedulers, stepped at
