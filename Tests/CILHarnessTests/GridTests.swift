@@ -349,8 +349,10 @@ struct GridTests {
         let requeued = try slurm.run("scontrol", ["requeue", "\(job)_0"])
         #expect(requeued.code == 0, "\(requeued.err)")
         // Slurm holds a requeued job back for a while (BeginTime): start it now, and again
-        // if the requeue had not reached the controller yet; then wait for its bundle.
-        let requeueDeadline = Date().addingTimeInterval(150)
+        // if the requeue had not reached the controller yet; then wait for its bundle. The
+        // bound is generous: with the conformance suite sharing the 2 cores the requeued task
+        // once took over 150 s to come back (1 December).
+        let requeueDeadline = Date().addingTimeInterval(400)
         while Date() < requeueDeadline {
             if FileManager.default.fileExists(atPath: cell.bundleURL(out: requeueOut).path), try slurm.waitIdle(timeout: 30) { break }
             if try slurm.jobs(states: "PENDING").keys.contains("\(job)_0") { _ = try slurm.run("scontrol", ["update", "jobid=\(job)_0", "StartTime=now"]) }
