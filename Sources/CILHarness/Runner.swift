@@ -138,6 +138,7 @@ public final class Runner {
             if k == 1, let aanets = configuration.aanets {
                 guard let plain = network.backbone as? ResNet else { throw MethodError.unsupported("AANets needs a plain ResNet after phase 0") }
                 network.backbone = AANetsBackbone(phaseZero: plain, initialAlpha: aanets.initialAlpha)
+                try method.didBuildAggregation(context, network: network)
             }
         } else {
             let backbone = ResNet(architecture, inputChannels: configuration.inputChannels, seed: configuration.seed)

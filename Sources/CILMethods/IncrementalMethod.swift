@@ -167,6 +167,10 @@ public protocol IncrementalMethod: AnyObject {
     /// α steps (G3); the harness applies it under `fidelity: reference`. Default:
     /// `.zeroedEachStep`.
     var referenceAlphaGradient: ReferenceAlphaGradient { get }
+    /// Called once the harness has switched the backbone to AANets' dual branches (phase 1,
+    /// after `beginPhase`), for what a method's AANets reference does at that moment
+    /// (PODNet: G17). Default: nothing.
+    func didBuildAggregation(_ context: PhaseContext, network: Network) throws
 }
 
 extension IncrementalMethod {
@@ -177,6 +181,7 @@ extension IncrementalMethod {
     public func afterExemplarSelection(_ context: PhaseContext, network: Network, data: any PhaseData) throws -> [ImageReplacement] { [] }
     public var gradientClamp: Double? { nil }
     public var referenceAlphaGradient: ReferenceAlphaGradient { .zeroedEachStep }
+    public func didBuildAggregation(_ context: PhaseContext, network: Network) throws {}
     public func backbone(for architecture: ResNetArchitecture) -> ResNetArchitecture { architecture }
     /// By default a method shares phase 0 with nobody but itself at the same settings.
     public var phaseZeroSignature: String {

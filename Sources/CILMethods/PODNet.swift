@@ -121,6 +121,16 @@ public final class PODNetCNN: IncrementalMethod {
         return g.add(nca, g.add(flat, spatial))
     }
 
+    /// G17: the PODNet + AANets code builds a new network for its dual branches at phase 1
+    /// whose post-processor is a fresh `FactorScalar` at the config's initial value, so the
+    /// learned η of phase 0 is dropped ([POD-AAN] `inclearn/models/rmm.py` `_before_task`
+    /// l.256-281: `network.AANets(..., postprocessor_kwargs=...)` keeps the classifier, not
+    /// the post-processor). Under `fidelity: reference` η restarts there; `corrected` keeps it.
+    public func didBuildAggregation(_ context: PhaseContext, network: Network) throws {
+        guard fidelity == .reference, let head = network.head as? LocalSimilarityHead else { return }
+        head.scale.value = Tensor(filled: initialScale, shape: head.scale.value.shape, dtype: head.scale.value.dtype)
+    }
+
     @discardableResult
     public func afterExemplarSelection(_ context: PhaseContext, network: Network, data: any PhaseData) throws -> [ImageReplacement] {
         guard context.phase > 0 else { return [] }

@@ -117,6 +117,11 @@ final class ConformanceProbe: IncrementalMethod {
         try inner.beginPhase(context, network: network, newClassFeatures: newClassFeatures)
         frozen = network.head.parameters.filter { !$0.isTrainable }.map { ($0.name, $0, $0.value.floats) }
     }
+    func didBuildAggregation(_ context: PhaseContext, network: Network) throws {
+        guardian.enterMethod()
+        defer { guardian.leaveMethod(endOfPhase: false) }
+        try inner.didBuildAggregation(context, network: network)
+    }
     func loss(_ g: Graph, network: Network, batch: TrainingBatch, context: PhaseContext) throws -> Var {
         guardian.enterMethod()
         defer { guardian.leaveMethod(endOfPhase: false) }

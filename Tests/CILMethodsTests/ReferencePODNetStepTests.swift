@@ -89,6 +89,82 @@ import Testing
         }
     }
 
+    /// PODNet + AANets' phase-1 step against the authors' preliminary code (fixtures
+    /// `podnet-aanets-phase1-k{1,3}`, generate.py `pod_aanets_training_step`: [POD-AAN]
+    /// `inclearn/models/rmm.py` `_before_task` and `_train_task`, `new_base.py`
+    /// `_training_step`): the phase-0 network (η 1.7), then phase 1 as the runner starts it
+    /// (the method's teacher and imprinting, then `AANetsBackbone` over the phase-0 ResNet,
+    /// α 0.5 with the α group at rate 0, `didBuildAggregation`: η back to 1, G17), k steps.
+    /// Stable kernels frozen, their scales, the stable BN, the plastic branch, the new
+    /// proxies and η train; the old proxies are left out of the optimiser.
+    @Test(arguments: [1, 3]) func podnetAANetsStepMatchesPODAANets(steps: Int) throws {
+        let fixture = try ReferenceEquivalenceTests.fixture("podnet-aanets-phase1-k\(steps)")
+        let engine = try ComputeEngine(threads: 1)
+        let network = Self.phaseZeroNetwork()
+        let method = try PODNetCNN(settings: MethodSettings())
+        let context = PhaseContext(phase: 1, phaseCount: 2, oldClasses: 4, newClasses: 2, epochs: 160, exemplarsPerClass: 20, seed: 1, engine: engine)
+        try Self.beginPhaseOne(method, network: network, context: context, scale: fixture["scale"] as? Double ?? .nan)
+        guard let plain = network.backbone as? ResNet else { throw MethodError.unsupported("plain ResNet expected") }
+        network.backbone = AANetsBackbone(phaseZero: plain, initialAlpha: 0.5)
+        try method.didBuildAggregation(context, network: network)   // as the runner calls it (G17)
+        let images = ReferenceFixtures.concatenate(ReferenceFixtures.images("batch.phase1.new", count: 8), ReferenceFixtures.images("batch.phase1.exemplars", count: 4))
+        let labels: [Int32] = [4, 4, 4, 4, 5, 5, 5, 5, 0, 1, 2, 3]
+        let recorded = fixture["losses"] as? [[String: Double]] ?? []
+        var report = ReferenceEquivalenceTests.Report()
+        var sgd = SGD(learningRate: 0.1, momentum: 0.9, weightDecay: 5e-4, groups: ["alpha": ParameterGroupSettings(learningRateScale: 0)])
+        for step in 0..<steps {
+            let g = Graph(engine: engine)
+            let loss = try method.loss(g, network: network, batch: TrainingBatch(images: images, labels: labels), context: context)
+            report.note("loss total", ReferenceFixtures.relative(g[loss].scalarValue, recorded[step]["total"] ?? .nan), "step \(step)")
+            try g.backward(from: loss)
+            if let limit = method.gradientClamp {
+                for p in network.parameters { if let gradient = p.gradient { p.gradient = engine.unary(.clamp(min: -limit, max: limit), gradient) } }
+            }
+            sgd.learningRate = recorded[step]["lr"] ?? .nan
+            sgd.step(network.parameters)
+        }
+        let parameters = fixture["parameters"] as? [String: Any] ?? [:]
+        var matched = Set<String>()
+        for p in network.parameters where !p.name.hasPrefix("aggregation.") {
+            let name: String
+            if p.name.hasPrefix("stable.") { name = "convnet_1." + ReferencePODNetBackboneTests.podnetName(String(p.name.dropFirst(7))) }
+            else if p.name.hasPrefix("plastic.") { name = "convnet_2." + ReferencePODNetBackboneTests.podnetName(String(p.name.dropFirst(8))) }
+            else { name = Self.referenceName(p.name) }
+            guard let entry = parameters[name] as? [String: Any] else { Issue.record("no reference entry \(name) for \(p.name)"); continue }
+            matched.insert(name)
+            let kind = p.group == "buffers" ? "bn statistics" : (p.name.hasPrefix("head.") ? "head" : "backbone")
+            report.note(kind, try ReferenceFixtures.Stats(entry["value"]).worstRelativeError(p.value), name)
+            #expect((entry["trainable"] as? Bool ?? true) == p.isTrainable || p.group == "buffers", "\(name) (\(p.name)): trainable \(p.isTrainable), reference \(entry["trainable"] ?? "?")")
+            if let momentum = entry["momentum"], let v = sgd.velocity[p.name] {
+                report.note("momentum", try ReferenceFixtures.Stats(momentum).worstRelativeError(v), name)
+            } else if (entry["momentum"] != nil) != (sgd.velocity[p.name] != nil) {
+                Issue.record("\(name): momentum buffer in one implementation only")
+            }
+        }
+        #expect(matched.count == parameters.count, "unmatched: \(Set(parameters.keys).subtracting(matched).sorted().prefix(8))")
+        print("reference-equivalence podnet-aanets-phase1-k\(steps): \(report)")
+        for (kind, worst) in report.worst {
+            let tolerance = kind.hasPrefix("loss") ? ReferenceEquivalenceTests.lossTolerance
+                : (kind == "momentum" ? ReferenceEquivalenceTests.momentumTolerance(steps: steps) : ReferenceEquivalenceTests.parameterTolerance)
+            #expect(worst <= tolerance, "\(kind): \(report)")
+        }
+    }
+
+    /// G17 is the only thing `didBuildAggregation` does, and only under `reference`.
+    @Test func correctedFidelityKeepsTheLearnedScale() throws {
+        for (fidelity, expected) in [("reference", 1.0), ("corrected", 1.7)] {
+            let network = Self.phaseZeroNetwork()
+            guard let head = network.head as? LocalSimilarityHead else { throw MethodError.unsupported("LSC head expected") }
+            head.scale.value = Tensor(filled: 1.7, shape: [1])
+            let before = network.parameters.filter { $0.name != "head.scale" }.map(\.value)
+            let engine = try ComputeEngine(threads: 1)
+            let context = PhaseContext(phase: 1, phaseCount: 2, oldClasses: 4, newClasses: 2, epochs: 160, exemplarsPerClass: 20, seed: 1, engine: engine)
+            try PODNetCNN(settings: MethodSettings(["fidelity": fidelity])).didBuildAggregation(context, network: network)
+            #expect(head.scale.value.scalarValue == Double(Float(expected)), "\(fidelity)")
+            #expect(zip(network.parameters.filter { $0.name != "head.scale" }.map(\.value), before).allSatisfy { $0.doubles == $1.doubles })
+        }
+    }
+
     static func run(phase: Int, steps: Int) throws -> (report: ReferenceEquivalenceTests.Report, ourRates: [Double], theirRates: [Double]) {
         let fixture = try ReferenceEquivalenceTests.fixture("podnet-phase\(phase)-k\(steps)")
         let engine = try ComputeEngine(threads: 1)

@@ -69,6 +69,7 @@ class ForwardingMethod: IncrementalMethod {
         try inner.loss(g, network: network, batch: batch, context: context)
     }
     func endPhase(_ context: PhaseContext, network: Network) throws { try inner.endPhase(context, network: network) }
+    func didBuildAggregation(_ context: PhaseContext, network: Network) throws { try inner.didBuildAggregation(context, network: network) }
     func afterExemplarSelection(_ context: PhaseContext, network: Network, data: any PhaseData) throws -> [ImageReplacement] {
         return try inner.afterExemplarSelection(context, network: network, data: data)
     }

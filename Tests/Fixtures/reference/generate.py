@@ -897,6 +897,187 @@ def podnet_training_step(repo, torch, phase, steps, dtype=None, finetune=False):
             "losses": recorded, "rates": [g["lr"] for g in s._optimizer.param_groups], "parameters": params_out}
 
 
+def pod_aanets_training_step(repo, torch, steps):
+    """PODNet + AANets' phase-1 training step by the authors' preliminary code
+    (`yaoyao-liu/POD-AANets`): `inclearn/models/rmm.py` `RMMLearner._before_task` (task 1:
+    the stable branch is a `rebuffi_mtl` copy of the phase-0 network, frozen kernels times
+    `mtl_weight` scales, the plastic branch a plain copy, both in `network.AANets`, whose
+    levels are mixed 0.5/0.5; new proxies through `_gen_weights`; the optimiser groups
+    `convnet_1`, `convnet_2`, `postprocessing`, `new_weights`), then `RMMLearner._train_task`
+    → `new_base.py` `_training_step` → `_forward_loss` → `RMMLearner._compute_loss` with
+    the parser's defaults (`weight_pod_loss` 1, `weight_icarl_loss` and `weight_lucir_loss`
+    0, `--disable_rmm`) and `options/config_cifar100_5phase.yaml`'s network and losses.
+    Teacher: the phase-0 network, `copy().freeze()` (`new_base.py` `_after_task`). Data as
+    in `podnet-phase1-*`: the 8 new-class images and the 4 exemplars, k epochs of one batch.
+    Stand-ins as for PODNet's step; `utils.add_new_weights` (the imprinting `_gen_weights`
+    calls) appends the formula block `podnet.proxies1` instead of k-means centres."""
+    repo = os.path.abspath(repo)
+    lib = os.path.join(repo, "inclearn", "lib")
+    proxies, classes_old, classes_new = 10, 4, 2
+    torch.manual_seed(0)
+
+    def real(path, name, stand_ins):
+        return load_with_stand_ins(os.path.join(repo, path), name, stand_ins)
+
+    distance = real("inclearn/lib/distance.py", "inclearn.lib.distance", {})
+    utils = real("inclearn/lib/utils.py", "inclearn.lib.utils",
+                 {"matplotlib": {}, "matplotlib.pyplot": {}, "sklearn": {"manifold": None},
+                  "sklearn.cluster": {"KMeans": None}, "sklearn.neighbors": {"KNeighborsClassifier": None}})
+    postprocessors = real("inclearn/lib/network/postprocessors.py", "inclearn.lib.network.postprocessors", {})
+    package = {"inclearn": {}, "inclearn.lib": {"distance": distance, "utils": utils},
+               "inclearn.lib.network": {}, "inclearn.lib.network.postprocessors": dict(vars(postprocessors))}
+    classifiers = real("inclearn/lib/network/classifiers.py", "inclearn.lib.network.classifiers",
+                       dict(package, **{"sklearn": {}, "sklearn.cluster": {"KMeans": None}}))
+    my_resnet = real("inclearn/convnet/my_resnet.py", "pod_aanets_my_resnet", {"inclearn": {}, "inclearn.lib": {"pooling": None}})
+    conv_mtl = real("inclearn/convnet/tools/conv_mtl.py", "inclearn.convnet.tools.conv_mtl", {})
+    my_resnet_mtl = real("inclearn/convnet/my_resnet_mtl.py", "pod_aanets_my_resnet_mtl",
+                         {"inclearn": {}, "inclearn.lib": {"pooling": None}, "inclearn.convnet": {}, "inclearn.convnet.tools": {},
+                          "inclearn.convnet.tools.conv_mtl": {"Conv2dMtl": conv_mtl.Conv2dMtl}})
+    factory_source = open(os.path.join(lib, "factory.py")).read()
+    factory = types.ModuleType("pod_aanets_factory")
+    factory.torch, factory.optim, factory.warnings = torch, torch.optim, __import__("warnings")
+    factory.my_resnet, factory.my_resnet_mtl = my_resnet, my_resnet_mtl
+    for name in ("get_optimizer", "get_convnet", "get_lr_scheduler"):
+        start = factory_source.index(f"def {name}(")
+        end = factory_source.find("\ndef ", start + 1)
+        exec(compile(factory_source[start:end if end >= 0 else None], os.path.join(lib, "factory.py"), "exec"), factory.__dict__)
+    net_modules = dict(package, **{"inclearn.lib": {"factory": factory},
+                                   "inclearn.lib.network.classifiers": dict(vars(classifiers)),
+                                   "inclearn.lib.network.word": {"Word2vec": None}})
+    basenet = real("inclearn/lib/network/basenet.py", "inclearn.lib.network.basenet", net_modules)
+    aanets = real("inclearn/lib/network/aanets.py", "inclearn.lib.network.aanets", net_modules)
+    base = real("inclearn/lib/losses/base.py", "pod_aanets_losses_base", {})
+    distillation = real("inclearn/lib/losses/distillation.py", "pod_aanets_losses_distillation",
+                        {"inclearn": {}, "inclearn.lib": {"vizualization": None}})
+    if not hasattr(torch, "frobenius_norm"):
+        torch.frobenius_norm = lambda x, dim: torch.linalg.vector_norm(x, ord=2, dim=dim)
+    losses = types.SimpleNamespace(nca=base.nca, embeddings_similarity=base.embeddings_similarity, pod=distillation.pod,
+                                   ucir_ranking=base.ucir_ranking)
+
+    class Progress:
+        def __init__(self, iterable, **kw):
+            self.iterable = iterable
+
+        def __iter__(self):
+            return iter(self.iterable)
+
+        def set_description(self, *_):
+            pass
+
+    def add_new_weights(network, weight_generation, n_classes, task_size, inc_dataset):
+        block = torch.from_numpy(formula_values("podnet.proxies1", task_size * proxies * 64, -0.125, 0.125)).view(task_size * proxies, 64)
+        network.add_custom_weights(block.clone())
+        network.classifier.n_classes += task_size
+    lib_ns = {"factory": factory, "herding": None, "losses": losses, "schedulers": None,
+              "network": types.SimpleNamespace(AANets=aanets.AANets, BasicNet=basenet.BasicNet),
+              "utils": types.SimpleNamespace(to_onehot=utils.to_onehot, check_loss=utils.check_loss, add_new_weights=add_new_weights)}
+    new_base = real("inclearn/models/new_base.py", "pod_aanets_new_base",
+                    {"scipy": {}, "scipy.spatial": {}, "scipy.spatial.distance": {"cdist": None}, "scipy.stats": {"entropy": None},
+                     "scipy.special": {"softmax": None}, "tqdm": {"tqdm": Progress},
+                     "inclearn": {}, "inclearn.lib": lib_ns, "inclearn.lib.network": {"hook": None},
+                     "inclearn.models": {}, "inclearn.models.base": {"IncrementalLearner": object}})
+    rmm = real("inclearn/models/rmm.py", "pod_aanets_rmm",
+               {"inclearn": {}, "inclearn.lib": dict(lib_ns, data=None), "inclearn.lib.data": {"samplers": None},
+                "inclearn.models": {}, "inclearn.models.new_base": {"NewIncrementalLearner": new_base.NewIncrementalLearner}})
+
+    classifier_kwargs = {"type": "cosine", "proxy_per_class": proxies, "distance": "neg_stable_cosine_distance"}
+    postprocessor_kwargs = {"type": "learned_scaling", "initial_value": 1.0}
+
+    def phase_zero(scale):
+        net = basenet.BasicNet("rebuffi", convnet_kwargs={}, classifier_kwargs=classifier_kwargs, postprocessor_kwargs=postprocessor_kwargs,
+                               device=torch.device("cpu"), return_features=True, extract_no_act=True, classifier_no_act=True,
+                               attention_hook=True, gradcam_hook=False)
+        with torch.no_grad():
+            for name, t in net.convnet.state_dict().items():
+                if name.endswith("num_batches_tracked"):
+                    continue
+                lo, hi = value_range(name.replace("bn_b.", "bn2."), tuple(t.shape))
+                t.copy_(torch.from_numpy(formula_values(name, t.numel(), lo, hi)).view(t.shape))
+            net.post_processor.factor.fill_(scale)
+        block = torch.from_numpy(formula_values("podnet.proxies0", classes_old * proxies * 64, -0.125, 0.125)).view(classes_old * proxies, 64)
+        net.add_custom_weights(block.clone())
+        net.classifier.n_classes += classes_old
+        return net
+
+    class Learner:
+        _before_task = rmm.RMMLearner._before_task
+        _gen_weights = rmm.RMMLearner._gen_weights
+        _memory_per_class = rmm.RMMLearner._memory_per_class
+        weight_decay = rmm.RMMLearner.weight_decay
+        _train_task = rmm.RMMLearner._train_task
+        _compute_loss = rmm.RMMLearner._compute_loss
+        _training_step = new_base.NewIncrementalLearner._training_step
+        _forward_loss = new_base.NewIncrementalLearner._forward_loss
+        _print_metrics = new_base.NewIncrementalLearner._print_metrics
+    s = Learner()
+    s._network = phase_zero(1.7)
+    s._old_model = phase_zero(1.0).copy().freeze()
+    s._device, s._multiple_devices, s._debug = torch.device("cpu"), [torch.device("cpu")], False
+    s._args = {"convnet": "rebuffi", "convnet_config": {}, "postprocessor_config": postprocessor_kwargs,
+               "classifier_no_act": True, "dataset": "cifar100", "memory_size": 2000, "increment": 2}
+    s.classifier_kwargs = classifier_kwargs
+    s._task, s._n_tasks, s._n_classes, s._task_size, s._total_n_classes = 1, 2, classes_old, classes_new, classes_old + classes_new
+    s._fixed_memory, s._disable_rmm, s._current_mem_rate = True, True, 0.0
+    s._weight_generation, s.inc_dataset = {"type": "imprinted", "multi_class_diff": "kmeans"}, None
+    s._groupwise_factors, s._groupwise_factors_bis = {"old_weights": 0.0}, {}
+    s._opt_name, s._lr, s._weight_decay, s._n_epochs, s._scheduling, s._lr_decay = "sgd", 0.1, 5e-4, 160, {"type": "cosine"}, 0.1
+    s._class_weights_config, s._gradcam_distil = {}, {}
+    s._weight_pod_loss, s._weight_icarl_loss, s._weight_lucir_loss = 1.0, 0.0, 0.0
+    s._meta_transfer, s._finetuning_config, s._eval_every_x_epochs, s._post_processing_type = {}, None, None, None
+    s._disable_progressbar = True
+    s._nca_config = {"margin": 0.6, "scale": 1.0, "exclude_pos_denominator": True}
+    s._softmax_ce, s._class_weights = False, None
+    s._pod_flat_config = {"scheduled_factor": 1.0}
+    s._pod_spatial_config = {"scheduled_factor": 3.0, "collapse_channels": "spatial"}
+    s._perceptual_features = s._perceptual_style = None
+    s._before_task(None, None)   # the optimiser and a 160-epoch cosine schedule, as for CIFAR
+    s._n_epochs = steps
+    # `_before_task` replaced the network; its new stable branch starts from the phase-0
+    # kernels with every scale 1, the plastic branch is the phase-0 network's own, and its
+    # post-processor is a new `FactorScalar` at the config's initial value: η restarts at 1.
+    net = s._network
+    net.train()
+    images = np.concatenate([formula_images("batch.phase1.new", 8), formula_images("batch.phase1.exemplars", 4)])
+    labels, memory = [4, 4, 4, 4, 5, 5, 5, 5, 0, 1, 2, 3], [0] * 8 + [1] * 4
+    recorded = []
+    original = rmm.RMMLearner._compute_loss
+
+    def recording(self, *a, **kw):
+        before = dict(self._metrics)
+        loss = original(self, *a, **kw)
+        recorded.append({k: f64(v - before.get(k, 0.0)) for k, v in self._metrics.items()}
+                        | {"total": f64(loss.detach()), "lr": self._optimizer.param_groups[0]["lr"]})
+        return loss
+    Learner._compute_loss = recording
+    ds = TensorSet(torch)
+    ds.data, ds.targets = images, np.asarray(labels)
+
+    class DictLoader:
+        dataset = ds
+
+        def __iter__(self):
+            yield {"inputs": normalise(images, torch), "targets": torch.tensor(labels), "memory_flags": torch.tensor(memory)}
+
+        def __len__(self):
+            return 1
+    s._train_task(DictLoader(), None)
+    state = s._optimizer.state
+    stepped = {id(p) for g in s._optimizer.param_groups for p in g["params"] if p.requires_grad}
+    params_out = {}
+    for name, p in net.named_parameters():
+        # Trained: asks for a gradient and sits in an optimiser group (the old proxies ask
+        # for one but `old_weights: 0` leaves them out).
+        entry = {"value": tensor_stats(p, torch), "trainable": id(p) in stepped}
+        if p in state and state[p].get("momentum_buffer") is not None:
+            entry["momentum"] = tensor_stats(state[p]["momentum_buffer"], torch)
+        params_out[name] = entry
+    for name, b in net.named_buffers():
+        if not name.endswith("num_batches_tracked"):
+            params_out[name] = {"value": tensor_stats(b, torch)}
+    return {"phase": 1, "steps": steps, "proxies_per_class": proxies, "labels": labels, "memory_flags": memory, "scale": 1.7,
+            "losses": recorded, "groups": [len(g["params"]) for g in s._optimizer.param_groups], "parameters": params_out}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--aanets-repo", required=True, help="checkout of yaoyao-liu/class-incremental-learning")
@@ -904,6 +1085,7 @@ def main():
     ap.add_argument("--pycil-repo", help="checkout of G-U-N/PyCIL (LwF, KD form)")
     ap.add_argument("--podnet-repo", help="checkout of arthurdouillard/incremental_learning.pytorch (POD, NCA)")
     ap.add_argument("--mammoth-repo", help="checkout of aimagelab/mammoth (LwF.MC, sigmoid BCE)")
+    ap.add_argument("--pod-aanets-repo", help="checkout of yaoyao-liu/POD-AANets (PODNet + AANets' step)")
     ap.add_argument("--mnemonics-repo", help="checkout of yaoyao-liu/mnemonics-training (Mnemonics' exemplar step)")
     ap.add_argument("--out", default=os.path.dirname(os.path.abspath(__file__)))
     args = ap.parse_args()
@@ -926,7 +1108,7 @@ def main():
 
     stamp = {"repository": "yaoyao-liu/class-incremental-learning", "folder": "adaptive-aggregation-networks",
              "commit": commit, "torch": torch.__version__, "numpy": np.__version__, "threads": 1,
-             "command": "python3 Tests/Fixtures/reference/generate.py --aanets-repo <checkout> --lucir-repo <checkout> --pycil-repo <checkout> --podnet-repo <checkout> --mammoth-repo <checkout> --mnemonics-repo <checkout>"}
+             "command": "python3 Tests/Fixtures/reference/generate.py --aanets-repo <checkout> --lucir-repo <checkout> --pycil-repo <checkout> --podnet-repo <checkout> --mammoth-repo <checkout> --mnemonics-repo <checkout> --pod-aanets-repo <checkout>"}
     device = torch.device("cpu")
 
     def reference_args(**kw):
@@ -1199,6 +1381,12 @@ def main():
                 fixtures[f"podnet-phase{phase}-k{steps}"] = podnet_training_step(args.podnet_repo, torch, phase, steps)
         fixtures["podnet-finetune-k3"] = podnet_training_step(args.podnet_repo, torch, 1, 3, finetune=True)
         fixtures["podnet-imagenet-backbone"] = podnet_imagenet_backbone(args.podnet_repo, torch)
+    if args.pod_aanets_repo:
+        pod_aanets_repo = os.path.abspath(args.pod_aanets_repo)
+        stamp["pod_aanets_repository"] = "yaoyao-liu/POD-AANets"
+        stamp["pod_aanets_commit"] = subprocess.check_output(["git", "-C", pod_aanets_repo, "rev-parse", "HEAD"], text=True).strip()
+        for steps in (1, 3):
+            fixtures[f"podnet-aanets-phase1-k{steps}"] = pod_aanets_training_step(pod_aanets_repo, torch, steps)
 
     # ---- learning-rate schedules over a whole phase (set_optimizer's schedulers, stepped at
     # the start of each epoch as the train functions do, G4): the rate each epoch trains at ----
