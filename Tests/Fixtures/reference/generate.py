@@ -697,6 +697,152 @@ def mnemonics_exemplar_step(repo, torch, steps, lr):
     return fixtures
 
 
+class Progress:
+    """tqdm's place in the PODNet training loops: iterates, ignores the description."""
+    def __init__(self, iterable, **kw):
+        self.iterable = iterable
+
+    def __iter__(self):
+        return iter(self.iterable)
+
+    def set_description(self, *_):
+        pass
+
+
+def podnet_stack(repo, torch, mtl=False):
+    """The files of a PODNet-style checkout (PODNet's own or POD-AANets) that its training
+    step runs, each loaded from its path with stand-ins for the imports the step never
+    uses: distance, utils (for `to_onehot` and `check_loss`), the post-processors, the
+    classifiers, the CIFAR ResNet (and with `mtl` its MTL twin), `BasicNet`, the losses, and
+    `factory`, whose `get_optimizer`, `get_convnet` and `get_lr_scheduler` are taken from
+    `factory.py` and run with the names they use (the file imports every model and network
+    of the repository)."""
+    repo = os.path.abspath(repo)
+    lib = os.path.join(repo, "inclearn", "lib")
+
+    def real(path, name, stand_ins):
+        return load_with_stand_ins(os.path.join(repo, path), name, stand_ins)
+
+    k = types.SimpleNamespace(real=real)
+    distance = real("inclearn/lib/distance.py", "inclearn.lib.distance", {})
+    k.utils = real("inclearn/lib/utils.py", "inclearn.lib.utils",
+                   {"matplotlib": {}, "matplotlib.pyplot": {}, "sklearn": {"manifold": None},
+                    "sklearn.cluster": {"KMeans": None}, "sklearn.neighbors": {"KNeighborsClassifier": None}})
+    postprocessors = real("inclearn/lib/network/postprocessors.py", "inclearn.lib.network.postprocessors", {})
+    package = {"inclearn": {}, "inclearn.lib": {"distance": distance, "utils": k.utils},
+               "inclearn.lib.network": {}, "inclearn.lib.network.postprocessors": dict(vars(postprocessors))}
+    classifiers = real("inclearn/lib/network/classifiers.py", "inclearn.lib.network.classifiers",
+                       dict(package, **{"sklearn": {}, "sklearn.cluster": {"KMeans": None}}))
+    k.factory = types.ModuleType("podnet_factory")
+    k.factory.torch, k.factory.optim, k.factory.warnings = torch, torch.optim, __import__("warnings")
+    k.factory.my_resnet = real("inclearn/convnet/my_resnet.py", "podnet_my_resnet", {"inclearn": {}, "inclearn.lib": {"pooling": None}})
+    if mtl:
+        conv_mtl = real("inclearn/convnet/tools/conv_mtl.py", "inclearn.convnet.tools.conv_mtl", {})
+        k.factory.my_resnet_mtl = real("inclearn/convnet/my_resnet_mtl.py", "podnet_my_resnet_mtl",
+                                       {"inclearn": {}, "inclearn.lib": {"pooling": None}, "inclearn.convnet": {}, "inclearn.convnet.tools": {},
+                                        "inclearn.convnet.tools.conv_mtl": {"Conv2dMtl": conv_mtl.Conv2dMtl}})
+    factory_source = open(os.path.join(lib, "factory.py")).read()
+    for name in ("get_optimizer", "get_convnet", "get_lr_scheduler"):
+        start = factory_source.index(f"def {name}(")
+        end = factory_source.find("\ndef ", start + 1)
+        exec(compile(factory_source[start:end if end >= 0 else None], os.path.join(lib, "factory.py"), "exec"), k.factory.__dict__)
+    k.network_modules = dict(package, **{"inclearn.lib": {"factory": k.factory},
+                                         "inclearn.lib.network.classifiers": dict(vars(classifiers)),
+                                         "inclearn.lib.network.word": {"Word2vec": None}})
+    k.basenet = real("inclearn/lib/network/basenet.py", "inclearn.lib.network.basenet", k.network_modules)
+    base = real("inclearn/lib/losses/base.py", "podnet_losses_base", {})
+    distillation = real("inclearn/lib/losses/distillation.py", "podnet_losses_distillation",
+                        {"inclearn": {}, "inclearn.lib": {"vizualization": None}})
+    if not hasattr(torch, "frobenius_norm"):
+        torch.frobenius_norm = lambda x, dim: torch.linalg.vector_norm(x, ord=2, dim=dim)
+    k.losses = types.SimpleNamespace(nca=base.nca, embeddings_similarity=base.embeddings_similarity, pod=distillation.pod,
+                                     ucir_ranking=base.ucir_ranking)
+    return k
+
+
+def formula_podnet(k, torch, classes_blocks, scale, proxies=10):
+    """The CIFAR config's `BasicNet` (`rebuffi`, LSC of `proxies` per class,
+    `neg_stable_cosine_distance`, learned scaling) with the formula backbone, one formula
+    proxy block `podnet.proxies<b>` (±1/8) per entry of `classes_blocks`, and η = `scale`."""
+    net = k.basenet.BasicNet("rebuffi", convnet_kwargs={},
+                             classifier_kwargs={"type": "cosine", "proxy_per_class": proxies, "distance": "neg_stable_cosine_distance"},
+                             postprocessor_kwargs={"type": "learned_scaling", "initial_value": 1.0}, device=torch.device("cpu"),
+                             return_features=True, extract_no_act=True, classifier_no_act=True, attention_hook=True, gradcam_hook=False)
+    with torch.no_grad():
+        for name, t in net.convnet.state_dict().items():
+            if name.endswith("num_batches_tracked"):
+                continue
+            lo, hi = value_range(name.replace("bn_b.", "bn2."), tuple(t.shape))
+            t.copy_(torch.from_numpy(formula_values(name, t.numel(), lo, hi)).view(t.shape))
+        net.post_processor.factor.fill_(scale)
+    for b, classes in enumerate(classes_blocks):
+        block = torch.from_numpy(formula_values(f"podnet.proxies{b}", classes * proxies * 64, -0.125, 0.125)).view(classes * proxies, 64)
+        net.add_custom_weights(block.clone())
+        net.classifier.n_classes += classes
+    return net
+
+
+def podnet_learner_defaults(s, torch):
+    """The PODNet settings of `podnet_cnn_cifar100.yaml` a learner's step reads."""
+    s._device, s._multiple_devices, s._debug = torch.device("cpu"), [torch.device("cpu")], False
+    s._meta_transfer, s._finetuning_config, s._eval_every_x_epochs, s._post_processing_type = {}, None, None, None
+    s._disable_progressbar = True
+    s._weight_decay, s._opt_name = 5e-4, "sgd"
+    s._nca_config = {"margin": 0.6, "scale": 1.0, "exclude_pos_denominator": True}
+    s._softmax_ce, s._class_weights = False, None
+    s._pod_flat_config = {"scheduled_factor": 1.0}
+    s._pod_spatial_config = {"scheduled_factor": 3.0, "collapse_channels": "spatial"}
+    s._perceptual_features = s._perceptual_style = None
+    s._gradcam_distil = {}
+
+
+def record_compute_loss(learner_class, compute_loss, recorded):
+    """Wraps `_compute_loss` to record each step's terms (its `_metrics` deltas), total and rate."""
+    def recording(self, *a, **kw):
+        before = dict(self._metrics)
+        loss = compute_loss(self, *a, **kw)
+        recorded.append({k: f64(v - before.get(k, 0.0)) for k, v in self._metrics.items()}
+                        | {"total": f64(loss.detach()), "lr": self._optimizer.param_groups[0]["lr"]})
+        return loss
+    learner_class._compute_loss = recording
+
+
+def dict_loader(torch, images, labels, memory, dtype=None):
+    """A one-batch loader yielding the dicts PODNet's `_training_step` reads."""
+    ds = TensorSet(torch)
+    ds.data, ds.targets = images, np.asarray(labels)
+
+    class DictLoader:
+        dataset = ds
+
+        def __iter__(self):
+            x = normalise(images, torch).to(dtype or torch.float32)
+            yield {"inputs": x, "targets": torch.tensor(labels), "memory_flags": torch.tensor(memory)}
+
+        def __len__(self):
+            return 1
+    return DictLoader()
+
+
+def podnet_parameter_stats(net, optimizer, torch, trainable=False):
+    """Every parameter's value and momentum buffer, and every BN buffer, under `net`'s names;
+    with `trainable`, whether the step trained it (asks for a gradient and sits in an
+    optimiser group: the old proxies ask for one, but `old_weights: 0` leaves them out)."""
+    stepped = {id(p) for g in optimizer.param_groups for p in g["params"] if p.requires_grad}
+    out = {}
+    for name, p in net.named_parameters():
+        entry = {"value": tensor_stats(p, torch)}
+        if trainable:
+            entry["trainable"] = id(p) in stepped
+        if p in optimizer.state and optimizer.state[p].get("momentum_buffer") is not None:
+            entry["momentum"] = tensor_stats(optimizer.state[p]["momentum_buffer"], torch)
+        out[name] = entry
+    for name, b in net.named_buffers():
+        if not name.endswith("num_batches_tracked"):
+            out[name] = {"value": tensor_stats(b, torch)}
+    return out
+
+
 def podnet_training_step(repo, torch, phase, steps, dtype=None, finetune=False):
     """PODNet's training step, by its own code: `inclearn/models/podnet.py`
     `PODNet._train_task` (the gradient clamp hooks, then) → `icarl.py` `ICarl._training_step`
@@ -711,104 +857,35 @@ def podnet_training_step(repo, torch, phase, steps, dtype=None, finetune=False):
     frozen teacher (`_after_task`: `copy().freeze()`, evaluation mode), 2 new classes with
     formula proxies, scale η = 1.7, the 8 new-class images and the 4 exemplars
     (`memory_flags` 1), NCA + POD-flat + POD-spatial with their scheduled factors.
-    Stand-ins: `factory` (its `get_convnet`/`get_optimizer`/`get_lr_scheduler` lines for
-    these types, called as written), `tqdm`, `scipy`, `sklearn`, `matplotlib`, and the
-    modules these files import but the step does not use (data, herding, word embeddings,
-    the model base class); every loaded file is the reference's own.
+    Stand-ins: `podnet_stack`'s, `tqdm` (`Progress`), `scipy`, and the modules these files
+    import but the step does not use (data, herding, the model base class).
     `finetune`: instead of the phase's training, its classifier finetuning (phase 1 only):
     `_train_task` with no training epochs and the CIFAR `finetuning_config` (undersampling,
     tuning the classifier, lr 0.05, k epochs), whose memory loader (a stand-in
     `inc_dataset.get_memory_loader`) serves one batch: exemplars [0, 1, 2, 3] and new-class
     images [0, 1, 4, 5], every memory flag 1."""
-    import collections
-    repo = os.path.abspath(repo)
-    lib = os.path.join(repo, "inclearn", "lib")
-    proxies, classes_old, classes_new = 10, 4, 2
+    classes_old, classes_new = 4, 2
     torch.manual_seed(0)
-
-    def real(path, name, stand_ins):
-        return load_with_stand_ins(os.path.join(repo, path), name, stand_ins)
-
-    distance = real("inclearn/lib/distance.py", "inclearn.lib.distance", {})
-    utils = real("inclearn/lib/utils.py", "inclearn.lib.utils",
-                 {"matplotlib": {}, "matplotlib.pyplot": {}, "sklearn": {"manifold": None},
-                  "sklearn.cluster": {"KMeans": None}, "sklearn.neighbors": {"KNeighborsClassifier": None}})
-    postprocessors = real("inclearn/lib/network/postprocessors.py", "inclearn.lib.network.postprocessors", {})
-    package = {"inclearn": {}, "inclearn.lib": {"distance": distance, "utils": utils},
-               "inclearn.lib.network": {}, "inclearn.lib.network.postprocessors": dict(vars(postprocessors))}
-    classifiers = real("inclearn/lib/network/classifiers.py", "inclearn.lib.network.classifiers",
-                       dict(package, **{"sklearn": {}, "sklearn.cluster": {"KMeans": None}}))
-    my_resnet = real("inclearn/convnet/my_resnet.py", "podnet_my_resnet", {"inclearn": {}, "inclearn.lib": {"pooling": None}})
-    factory_source = open(os.path.join(lib, "factory.py")).read()
-    # factory.py imports every model and network of the repository; its three functions the
-    # step calls are taken from it and run with the names they use.
-    factory = types.ModuleType("podnet_factory")
-    factory.torch, factory.optim, factory.warnings = torch, torch.optim, __import__("warnings")
-    factory.my_resnet = my_resnet
-    for name in ("get_optimizer", "get_convnet", "get_lr_scheduler"):
-        start = factory_source.index(f"def {name}(")
-        end = factory_source.find("\ndef ", start + 1)
-        exec(compile(factory_source[start:end if end >= 0 else None], os.path.join(lib, "factory.py"), "exec"), factory.__dict__)
-    basenet = real("inclearn/lib/network/basenet.py", "inclearn.lib.network.basenet",
-                   dict(package, **{"inclearn.lib": {"factory": factory},
-                                    "inclearn.lib.network.classifiers": dict(vars(classifiers)),
-                                    "inclearn.lib.network.word": {"Word2vec": None}}))
-    sys.modules.setdefault("inclearn", types.ModuleType("inclearn"))
-    sys.modules.setdefault("inclearn.lib", types.ModuleType("inclearn.lib")).vizualization = types.ModuleType("inclearn.lib.vizualization")
-    base = real("inclearn/lib/losses/base.py", "podnet_step_losses_base", {})
-    distillation = real("inclearn/lib/losses/distillation.py", "podnet_step_losses_distillation",
-                        {"inclearn": {}, "inclearn.lib": {"vizualization": None}})
-    if not hasattr(torch, "frobenius_norm"):
-        torch.frobenius_norm = lambda x, dim: torch.linalg.vector_norm(x, ord=2, dim=dim)
-    losses = types.SimpleNamespace(nca=base.nca, embeddings_similarity=base.embeddings_similarity, pod=distillation.pod)
-
-    class Progress:
-        """tqdm's place: iterates and ignores the progress description."""
-        def __init__(self, iterable, **kw):
-            self.iterable = iterable
-
-        def __iter__(self):
-            return iter(self.iterable)
-
-        def set_description(self, *_):
-            pass
-    lib_ns = {"factory": factory, "herding": None, "losses": losses, "network": None, "schedulers": None, "utils": utils}
-    icarl = real("inclearn/models/icarl.py", "podnet_icarl",
-                 {"scipy": {}, "scipy.spatial": {}, "scipy.spatial.distance": {"cdist": None}, "tqdm": {"tqdm": Progress},
-                  "inclearn": {}, "inclearn.lib": lib_ns, "inclearn.lib.network": {"hook": None},
-                  "inclearn.models": {}, "inclearn.models.base": {"IncrementalLearner": object}})
-    podnet = real("inclearn/models/podnet.py", "podnet_model",
-                  {"inclearn": {}, "inclearn.lib": dict(lib_ns, data=None), "inclearn.lib.data": {"samplers": None},
-                   "inclearn.models": {}, "inclearn.models.icarl": {"ICarl": icarl.ICarl}})
-
-    def network(classes_blocks, scale):
-        net = basenet.BasicNet("rebuffi", convnet_kwargs={},
-                               classifier_kwargs={"type": "cosine", "proxy_per_class": proxies, "distance": "neg_stable_cosine_distance"},
-                               postprocessor_kwargs={"type": "learned_scaling", "initial_value": 1.0}, device=torch.device("cpu"),
-                               return_features=True, extract_no_act=True, classifier_no_act=True, attention_hook=True, gradcam_hook=False)
-        with torch.no_grad():
-            for name, t in net.convnet.state_dict().items():
-                if name.endswith("num_batches_tracked"):
-                    continue
-                lo, hi = value_range(name.replace("bn_b.", "bn2."), tuple(t.shape))
-                t.copy_(torch.from_numpy(formula_values(name, t.numel(), lo, hi)).view(t.shape))
-            net.post_processor.factor.fill_(scale)
-        for b, classes in enumerate(classes_blocks):
-            block = torch.from_numpy(formula_values(f"podnet.proxies{b}", classes * proxies * 64, -0.125, 0.125)).view(classes * proxies, 64)
-            net.add_custom_weights(block.clone())
-            net.classifier.n_classes += classes
-        return net
+    k = podnet_stack(repo, torch)
+    lib_ns = {"factory": k.factory, "herding": None, "losses": k.losses, "network": None, "schedulers": None, "utils": k.utils}
+    icarl = k.real("inclearn/models/icarl.py", "podnet_icarl",
+                   {"scipy": {}, "scipy.spatial": {}, "scipy.spatial.distance": {"cdist": None}, "tqdm": {"tqdm": Progress},
+                    "inclearn": {}, "inclearn.lib": lib_ns, "inclearn.lib.network": {"hook": None},
+                    "inclearn.models": {}, "inclearn.models.base": {"IncrementalLearner": object}})
+    podnet = k.real("inclearn/models/podnet.py", "podnet_model",
+                    {"inclearn": {}, "inclearn.lib": dict(lib_ns, data=None), "inclearn.lib.data": {"samplers": None},
+                     "inclearn.models": {}, "inclearn.models.icarl": {"ICarl": icarl.ICarl}})
 
     old = None
     if finetune:
         assert phase == 1
     if phase == 0:
-        net = network([classes_old], 1.0)
+        net = formula_podnet(k, torch, [classes_old], 1.0)
         images, labels, memory = formula_images("batch.phase0", 8), [0, 1, 2, 3, 0, 1, 2, 3], [0] * 8
         n_classes, task_size = classes_old, classes_old
     else:
-        old = network([classes_old], 1.0).copy().freeze()
-        net = network([classes_old, classes_new], 1.7)
+        old = formula_podnet(k, torch, [classes_old], 1.0).copy().freeze()
+        net = formula_podnet(k, torch, [classes_old, classes_new], 1.7)
         images = np.concatenate([formula_images("batch.phase1.new", 8), formula_images("batch.phase1.exemplars", 4)])
         labels, memory = [4, 4, 4, 4, 5, 5, 5, 5, 0, 1, 2, 3], [0] * 8 + [1] * 4
         n_classes, task_size = classes_old + classes_new, classes_new
@@ -819,22 +896,13 @@ def podnet_training_step(repo, torch, phase, steps, dtype=None, finetune=False):
 
     class Learner:
         _train_task = podnet.PODNet._train_task
-        _compute_loss = podnet.PODNet._compute_loss
         _training_step = icarl.ICarl._training_step
         _forward_loss = icarl.ICarl._forward_loss
         _print_metrics = icarl.ICarl._print_metrics
         weight_decay = podnet.PODNet.weight_decay
     s = Learner()
-    s._network, s._old_model, s._device, s._multiple_devices = net, old, torch.device("cpu"), [torch.device("cpu")]
-    s._meta_transfer, s._finetuning_config, s._eval_every_x_epochs, s._post_processing_type = {}, None, None, None
-    s._disable_progressbar = True
-    s._weight_decay, s._opt_name = 5e-4, "sgd"
-    s._nca_config = {"margin": 0.6, "scale": 1.0, "exclude_pos_denominator": True}
-    s._softmax_ce, s._class_weights = False, None
-    s._pod_flat_config = {"scheduled_factor": 1.0}
-    s._pod_spatial_config = {"scheduled_factor": 3.0, "collapse_channels": "spatial"}
-    s._perceptual_features = s._perceptual_style = None
-    s._gradcam_distil = {}
+    podnet_learner_defaults(s, torch)
+    s._network, s._old_model = net, old
     s._n_classes, s._task_size, s._task, s._n_tasks, s._n_epochs = n_classes, task_size, phase, 2, steps
     # `_before_task`'s optimiser: every `get_group_parameters` group but `last_block`, at lr
     # times its groupwise factor, a 0 factor leaving the group out.
@@ -846,55 +914,26 @@ def podnet_training_step(repo, torch, phase, steps, dtype=None, finetune=False):
         if factor == 0.0:
             continue
         params.append({"params": group_params, "lr": 0.1 * factor})
-    s._optimizer = factory.get_optimizer(params, "sgd", 0.1, 5e-4)
-    s._scheduler = factory.get_lr_scheduler({"type": "cosine"}, s._optimizer, nb_epochs=160, lr_decay=0.1, task=phase)
+    s._optimizer = k.factory.get_optimizer(params, "sgd", 0.1, 5e-4)
+    s._scheduler = k.factory.get_lr_scheduler({"type": "cosine"}, s._optimizer, nb_epochs=160, lr_decay=0.1, task=phase)
     recorded = []
-    original = podnet.PODNet._compute_loss
-
-    def recording(self, *a, **kw):
-        before = dict(self._metrics)
-        loss = original(self, *a, **kw)
-        recorded.append({k: f64(v - before.get(k, 0.0)) for k, v in self._metrics.items()}
-                        | {"total": f64(loss.detach()), "lr": self._optimizer.param_groups[0]["lr"]})
-        return loss
-    Learner._compute_loss = recording
-    ds = TensorSet(torch)
-    ds.data, ds.targets = images, np.asarray(labels)
-
-    class DictLoader:
-        dataset = ds
-
-        def __iter__(self):
-            x = normalise(images, torch).to(dtype or torch.float32)
-            yield {"inputs": x, "targets": torch.tensor(labels), "memory_flags": torch.tensor(memory)}
-
-        def __len__(self):
-            return 1
+    record_compute_loss(Learner, podnet.PODNet._compute_loss, recorded)
     if finetune:
         new_picks = formula_images("batch.phase1.new", 8)[[0, 1, 4, 5]]
         images = np.concatenate([formula_images("batch.phase1.exemplars", 4), new_picks])
         labels, memory = [0, 1, 2, 3, 4, 4, 5, 5], [1] * 8
-        ds.data, ds.targets = images, np.asarray(labels)
+        memory_loader = dict_loader(torch, images, labels, memory, dtype)
         s._finetuning_config = {"sampling": "undersampling", "tuning": "classifier", "lr": 0.05, "epochs": steps, "scaling": None}
         s._n_epochs = 0
         s._herding_indexes = []
         s.build_examplars = lambda *a: (images, np.asarray(labels), None, None)
         s.get_memory = lambda: (images, np.asarray(labels))
-        s.inc_dataset = types.SimpleNamespace(get_memory_loader=lambda *a: DictLoader())
-    s._train_task(DictLoader(), None)
-    state = s._optimizer.state
-    params_out = {}
-    for name, p in net.named_parameters():
-        entry = {"value": tensor_stats(p, torch)}
-        if p in state and state[p].get("momentum_buffer") is not None:
-            entry["momentum"] = tensor_stats(state[p]["momentum_buffer"], torch)
-        params_out[name] = entry
-    for name, b in net.named_buffers():
-        if not name.endswith("num_batches_tracked"):
-            params_out[name] = {"value": tensor_stats(b, torch)}
-    return {"phase": phase, "steps": steps, "finetune": finetune, "proxies_per_class": proxies, "labels": labels, "memory_flags": memory,
+        s.inc_dataset = types.SimpleNamespace(get_memory_loader=lambda *a: memory_loader)
+    s._train_task(dict_loader(torch, images, labels, memory, dtype), None)
+    return {"phase": phase, "steps": steps, "finetune": finetune, "proxies_per_class": 10, "labels": labels, "memory_flags": memory,
             "n_classes": n_classes, "task_size": task_size, "scale": 1.0 if phase == 0 else 1.7,
-            "losses": recorded, "rates": [g["lr"] for g in s._optimizer.param_groups], "parameters": params_out}
+            "losses": recorded, "rates": [g["lr"] for g in s._optimizer.param_groups],
+            "parameters": podnet_parameter_stats(net, s._optimizer, torch)}
 
 
 def pod_aanets_training_step(repo, torch, steps):
@@ -911,93 +950,26 @@ def pod_aanets_training_step(repo, torch, steps):
     in `podnet-phase1-*`: the 8 new-class images and the 4 exemplars, k epochs of one batch.
     Stand-ins as for PODNet's step; `utils.add_new_weights` (the imprinting `_gen_weights`
     calls) appends the formula block `podnet.proxies1` instead of k-means centres."""
-    repo = os.path.abspath(repo)
-    lib = os.path.join(repo, "inclearn", "lib")
     proxies, classes_old, classes_new = 10, 4, 2
     torch.manual_seed(0)
-
-    def real(path, name, stand_ins):
-        return load_with_stand_ins(os.path.join(repo, path), name, stand_ins)
-
-    distance = real("inclearn/lib/distance.py", "inclearn.lib.distance", {})
-    utils = real("inclearn/lib/utils.py", "inclearn.lib.utils",
-                 {"matplotlib": {}, "matplotlib.pyplot": {}, "sklearn": {"manifold": None},
-                  "sklearn.cluster": {"KMeans": None}, "sklearn.neighbors": {"KNeighborsClassifier": None}})
-    postprocessors = real("inclearn/lib/network/postprocessors.py", "inclearn.lib.network.postprocessors", {})
-    package = {"inclearn": {}, "inclearn.lib": {"distance": distance, "utils": utils},
-               "inclearn.lib.network": {}, "inclearn.lib.network.postprocessors": dict(vars(postprocessors))}
-    classifiers = real("inclearn/lib/network/classifiers.py", "inclearn.lib.network.classifiers",
-                       dict(package, **{"sklearn": {}, "sklearn.cluster": {"KMeans": None}}))
-    my_resnet = real("inclearn/convnet/my_resnet.py", "pod_aanets_my_resnet", {"inclearn": {}, "inclearn.lib": {"pooling": None}})
-    conv_mtl = real("inclearn/convnet/tools/conv_mtl.py", "inclearn.convnet.tools.conv_mtl", {})
-    my_resnet_mtl = real("inclearn/convnet/my_resnet_mtl.py", "pod_aanets_my_resnet_mtl",
-                         {"inclearn": {}, "inclearn.lib": {"pooling": None}, "inclearn.convnet": {}, "inclearn.convnet.tools": {},
-                          "inclearn.convnet.tools.conv_mtl": {"Conv2dMtl": conv_mtl.Conv2dMtl}})
-    factory_source = open(os.path.join(lib, "factory.py")).read()
-    factory = types.ModuleType("pod_aanets_factory")
-    factory.torch, factory.optim, factory.warnings = torch, torch.optim, __import__("warnings")
-    factory.my_resnet, factory.my_resnet_mtl = my_resnet, my_resnet_mtl
-    for name in ("get_optimizer", "get_convnet", "get_lr_scheduler"):
-        start = factory_source.index(f"def {name}(")
-        end = factory_source.find("\ndef ", start + 1)
-        exec(compile(factory_source[start:end if end >= 0 else None], os.path.join(lib, "factory.py"), "exec"), factory.__dict__)
-    net_modules = dict(package, **{"inclearn.lib": {"factory": factory},
-                                   "inclearn.lib.network.classifiers": dict(vars(classifiers)),
-                                   "inclearn.lib.network.word": {"Word2vec": None}})
-    basenet = real("inclearn/lib/network/basenet.py", "inclearn.lib.network.basenet", net_modules)
-    aanets = real("inclearn/lib/network/aanets.py", "inclearn.lib.network.aanets", net_modules)
-    base = real("inclearn/lib/losses/base.py", "pod_aanets_losses_base", {})
-    distillation = real("inclearn/lib/losses/distillation.py", "pod_aanets_losses_distillation",
-                        {"inclearn": {}, "inclearn.lib": {"vizualization": None}})
-    if not hasattr(torch, "frobenius_norm"):
-        torch.frobenius_norm = lambda x, dim: torch.linalg.vector_norm(x, ord=2, dim=dim)
-    losses = types.SimpleNamespace(nca=base.nca, embeddings_similarity=base.embeddings_similarity, pod=distillation.pod,
-                                   ucir_ranking=base.ucir_ranking)
-
-    class Progress:
-        def __init__(self, iterable, **kw):
-            self.iterable = iterable
-
-        def __iter__(self):
-            return iter(self.iterable)
-
-        def set_description(self, *_):
-            pass
+    k = podnet_stack(repo, torch, mtl=True)
+    aanets = k.real("inclearn/lib/network/aanets.py", "inclearn.lib.network.aanets", k.network_modules)
 
     def add_new_weights(network, weight_generation, n_classes, task_size, inc_dataset):
         block = torch.from_numpy(formula_values("podnet.proxies1", task_size * proxies * 64, -0.125, 0.125)).view(task_size * proxies, 64)
         network.add_custom_weights(block.clone())
         network.classifier.n_classes += task_size
-    lib_ns = {"factory": factory, "herding": None, "losses": losses, "schedulers": None,
-              "network": types.SimpleNamespace(AANets=aanets.AANets, BasicNet=basenet.BasicNet),
-              "utils": types.SimpleNamespace(to_onehot=utils.to_onehot, check_loss=utils.check_loss, add_new_weights=add_new_weights)}
-    new_base = real("inclearn/models/new_base.py", "pod_aanets_new_base",
-                    {"scipy": {}, "scipy.spatial": {}, "scipy.spatial.distance": {"cdist": None}, "scipy.stats": {"entropy": None},
-                     "scipy.special": {"softmax": None}, "tqdm": {"tqdm": Progress},
-                     "inclearn": {}, "inclearn.lib": lib_ns, "inclearn.lib.network": {"hook": None},
-                     "inclearn.models": {}, "inclearn.models.base": {"IncrementalLearner": object}})
-    rmm = real("inclearn/models/rmm.py", "pod_aanets_rmm",
-               {"inclearn": {}, "inclearn.lib": dict(lib_ns, data=None), "inclearn.lib.data": {"samplers": None},
-                "inclearn.models": {}, "inclearn.models.new_base": {"NewIncrementalLearner": new_base.NewIncrementalLearner}})
-
-    classifier_kwargs = {"type": "cosine", "proxy_per_class": proxies, "distance": "neg_stable_cosine_distance"}
-    postprocessor_kwargs = {"type": "learned_scaling", "initial_value": 1.0}
-
-    def phase_zero(scale):
-        net = basenet.BasicNet("rebuffi", convnet_kwargs={}, classifier_kwargs=classifier_kwargs, postprocessor_kwargs=postprocessor_kwargs,
-                               device=torch.device("cpu"), return_features=True, extract_no_act=True, classifier_no_act=True,
-                               attention_hook=True, gradcam_hook=False)
-        with torch.no_grad():
-            for name, t in net.convnet.state_dict().items():
-                if name.endswith("num_batches_tracked"):
-                    continue
-                lo, hi = value_range(name.replace("bn_b.", "bn2."), tuple(t.shape))
-                t.copy_(torch.from_numpy(formula_values(name, t.numel(), lo, hi)).view(t.shape))
-            net.post_processor.factor.fill_(scale)
-        block = torch.from_numpy(formula_values("podnet.proxies0", classes_old * proxies * 64, -0.125, 0.125)).view(classes_old * proxies, 64)
-        net.add_custom_weights(block.clone())
-        net.classifier.n_classes += classes_old
-        return net
+    lib_ns = {"factory": k.factory, "herding": None, "losses": k.losses, "schedulers": None,
+              "network": types.SimpleNamespace(AANets=aanets.AANets, BasicNet=k.basenet.BasicNet),
+              "utils": types.SimpleNamespace(to_onehot=k.utils.to_onehot, check_loss=k.utils.check_loss, add_new_weights=add_new_weights)}
+    new_base = k.real("inclearn/models/new_base.py", "pod_aanets_new_base",
+                      {"scipy": {}, "scipy.spatial": {}, "scipy.spatial.distance": {"cdist": None}, "scipy.stats": {"entropy": None},
+                       "scipy.special": {"softmax": None}, "tqdm": {"tqdm": Progress},
+                       "inclearn": {}, "inclearn.lib": lib_ns, "inclearn.lib.network": {"hook": None},
+                       "inclearn.models": {}, "inclearn.models.base": {"IncrementalLearner": object}})
+    rmm = k.real("inclearn/models/rmm.py", "pod_aanets_rmm",
+                 {"inclearn": {}, "inclearn.lib": dict(lib_ns, data=None), "inclearn.lib.data": {"samplers": None},
+                  "inclearn.models": {}, "inclearn.models.new_base": {"NewIncrementalLearner": new_base.NewIncrementalLearner}})
 
     class Learner:
         _before_task = rmm.RMMLearner._before_task
@@ -1005,31 +977,23 @@ def pod_aanets_training_step(repo, torch, steps):
         _memory_per_class = rmm.RMMLearner._memory_per_class
         weight_decay = rmm.RMMLearner.weight_decay
         _train_task = rmm.RMMLearner._train_task
-        _compute_loss = rmm.RMMLearner._compute_loss
         _training_step = new_base.NewIncrementalLearner._training_step
         _forward_loss = new_base.NewIncrementalLearner._forward_loss
         _print_metrics = new_base.NewIncrementalLearner._print_metrics
     s = Learner()
-    s._network = phase_zero(1.7)
-    s._old_model = phase_zero(1.0).copy().freeze()
-    s._device, s._multiple_devices, s._debug = torch.device("cpu"), [torch.device("cpu")], False
-    s._args = {"convnet": "rebuffi", "convnet_config": {}, "postprocessor_config": postprocessor_kwargs,
+    podnet_learner_defaults(s, torch)
+    s._network = formula_podnet(k, torch, [classes_old], 1.7)
+    s._old_model = formula_podnet(k, torch, [classes_old], 1.0).copy().freeze()
+    s._args = {"convnet": "rebuffi", "convnet_config": {}, "postprocessor_config": {"type": "learned_scaling", "initial_value": 1.0},
                "classifier_no_act": True, "dataset": "cifar100", "memory_size": 2000, "increment": 2}
-    s.classifier_kwargs = classifier_kwargs
+    s.classifier_kwargs = {"type": "cosine", "proxy_per_class": proxies, "distance": "neg_stable_cosine_distance"}
     s._task, s._n_tasks, s._n_classes, s._task_size, s._total_n_classes = 1, 2, classes_old, classes_new, classes_old + classes_new
     s._fixed_memory, s._disable_rmm, s._current_mem_rate = True, True, 0.0
     s._weight_generation, s.inc_dataset = {"type": "imprinted", "multi_class_diff": "kmeans"}, None
     s._groupwise_factors, s._groupwise_factors_bis = {"old_weights": 0.0}, {}
-    s._opt_name, s._lr, s._weight_decay, s._n_epochs, s._scheduling, s._lr_decay = "sgd", 0.1, 5e-4, 160, {"type": "cosine"}, 0.1
-    s._class_weights_config, s._gradcam_distil = {}, {}
+    s._lr, s._n_epochs, s._scheduling, s._lr_decay = 0.1, 160, {"type": "cosine"}, 0.1
+    s._class_weights_config = {}
     s._weight_pod_loss, s._weight_icarl_loss, s._weight_lucir_loss = 1.0, 0.0, 0.0
-    s._meta_transfer, s._finetuning_config, s._eval_every_x_epochs, s._post_processing_type = {}, None, None, None
-    s._disable_progressbar = True
-    s._nca_config = {"margin": 0.6, "scale": 1.0, "exclude_pos_denominator": True}
-    s._softmax_ce, s._class_weights = False, None
-    s._pod_flat_config = {"scheduled_factor": 1.0}
-    s._pod_spatial_config = {"scheduled_factor": 3.0, "collapse_channels": "spatial"}
-    s._perceptual_features = s._perceptual_style = None
     s._before_task(None, None)   # the optimiser and a 160-epoch cosine schedule, as for CIFAR
     s._n_epochs = steps
     # `_before_task` replaced the network; its new stable branch starts from the phase-0
@@ -1040,43 +1004,11 @@ def pod_aanets_training_step(repo, torch, steps):
     images = np.concatenate([formula_images("batch.phase1.new", 8), formula_images("batch.phase1.exemplars", 4)])
     labels, memory = [4, 4, 4, 4, 5, 5, 5, 5, 0, 1, 2, 3], [0] * 8 + [1] * 4
     recorded = []
-    original = rmm.RMMLearner._compute_loss
-
-    def recording(self, *a, **kw):
-        before = dict(self._metrics)
-        loss = original(self, *a, **kw)
-        recorded.append({k: f64(v - before.get(k, 0.0)) for k, v in self._metrics.items()}
-                        | {"total": f64(loss.detach()), "lr": self._optimizer.param_groups[0]["lr"]})
-        return loss
-    Learner._compute_loss = recording
-    ds = TensorSet(torch)
-    ds.data, ds.targets = images, np.asarray(labels)
-
-    class DictLoader:
-        dataset = ds
-
-        def __iter__(self):
-            yield {"inputs": normalise(images, torch), "targets": torch.tensor(labels), "memory_flags": torch.tensor(memory)}
-
-        def __len__(self):
-            return 1
-    s._train_task(DictLoader(), None)
-    state = s._optimizer.state
-    stepped = {id(p) for g in s._optimizer.param_groups for p in g["params"] if p.requires_grad}
-    params_out = {}
-    for name, p in net.named_parameters():
-        # Trained: asks for a gradient and sits in an optimiser group (the old proxies ask
-        # for one but `old_weights: 0` leaves them out).
-        entry = {"value": tensor_stats(p, torch), "trainable": id(p) in stepped}
-        if p in state and state[p].get("momentum_buffer") is not None:
-            entry["momentum"] = tensor_stats(state[p]["momentum_buffer"], torch)
-        params_out[name] = entry
-    for name, b in net.named_buffers():
-        if not name.endswith("num_batches_tracked"):
-            params_out[name] = {"value": tensor_stats(b, torch)}
+    record_compute_loss(Learner, rmm.RMMLearner._compute_loss, recorded)
+    s._train_task(dict_loader(torch, images, labels, memory), None)
     return {"phase": 1, "steps": steps, "proxies_per_class": proxies, "labels": labels, "memory_flags": memory, "scale": 1.7,
-            "losses": recorded, "groups": [len(g["params"]) for g in s._optimizer.param_groups], "parameters": params_out}
-
+            "losses": recorded, "groups": [len(g["params"]) for g in s._optimizer.param_groups],
+            "parameters": podnet_parameter_stats(net, s._optimizer, torch, trainable=True)}
 
 def main():
     ap = argparse.ArgumentParser()
