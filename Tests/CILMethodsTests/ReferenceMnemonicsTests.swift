@@ -178,7 +178,7 @@ import Testing
             let oldMeans = oldExemplars.isEmpty ? nil : try probe.unitMeans(oldExemplars.map { try split.classMeanViews(at: $0) })
             let objective = MnemonicsObjective(backbone: frozen, oldMeans: oldMeans, engine: engine)
             let parameters = try newExemplars.enumerated().map { k, e in Parameter(name: "class\(k)", value: try split.images(at: e.sorted())) }
-            let query = try newClasses.flatMap { c in (0..<perClass).map { c * perClass + $0 } } + oldExemplars.flatMap { $0 }
+            let query = newClasses.flatMap { c in (0..<perClass).map { c * perClass + $0 } } + oldExemplars.flatMap { $0 }
             let loss = try objective.accumulateGradient(exemplars: parameters, queryFeatures: try objective.features(try split.images(at: query)),
                                                         labels: query.map(split.position))
             outcome.report.note("loss (objective)", ReferenceFixtures.relative(loss, losses[0]))
