@@ -138,7 +138,12 @@ enum GridBuild {
 }
 
 /// "1 thread", "2 threads".
-func threadCount(_ n: Int) -> String { n == 1 ? "1 thread" : "\(n) threads" }
+func threadCount(_ n: Int) -> String { counted(n, "thread") }
+
+/// "1 seed", "3 seeds": a count with its noun in the right number.
+func counted(_ n: Int, _ singular: String, _ plural: String? = nil) -> String {
+    "\(n) " + (n == 1 ? singular : plural ?? singular + "s")
+}
 
 func hours(_ h: Double?) -> String {
     guard let h else { return "?" }
@@ -163,7 +168,7 @@ struct GridPlanCommand: ParsableCommand {
         }
         let costs = GridCosts(plan: plan, out: options.outURL, throughput: throughput)
         let grid = plan.grid
-        print("grid \(grid.name) (\(grid.sourcePath)): \(plan.cells.count) cells = \(grid.protocols.count) protocols × \(grid.methods.count) methods × \(grid.aanets.count) AANets × \(grid.seeds.count) seeds\(grid.exclusions.isEmpty ? "" : " less exclusions"); every cell checked")
+        print("grid \(grid.name) (\(grid.sourcePath)): \(counted(plan.cells.count, "cell")) = \(counted(grid.protocols.count, "protocol")) × \(counted(grid.methods.count, "method")) × \(counted(grid.aanets.count, "AANets setting")) × \(counted(grid.seeds.count, "seed"))\(grid.exclusions.isEmpty ? "" : " less exclusions"); every cell checked")
         if let t = throughput {
             let rates = t.imagesPerSecond.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.0f", $0.value))" }.joined(separator: ", ")
             print("throughput, \(threadCount(t.threads)) (bench --quick, \(t.cpu), measured \(ISO8601DateFormatter().string(from: t.measuredAt))): \(rates) img/s")
