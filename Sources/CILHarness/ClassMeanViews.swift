@@ -53,23 +53,6 @@ public enum ClassMeanViews: String, Sendable, Hashable, Codable {
     /// float64. With one view it is the reference code's single-view mean
     /// (its ImageNet branch).
     public static func means(_ views: [Tensor], groups: [[Int]]) -> Tensor {
-        let d = views[0].shape[1]
-        let values = views.map(\.doubles)
-        var means: [Float] = []
-        for members in groups {
-            var mean = [Double](repeating: 0, count: d)
-            for view in values {
-                for row in members {
-                    var norm = 0.0
-                    for k in 0..<d { norm += view[row * d + k] * view[row * d + k] }
-                    // F.normalize's ε: an all-zero feature stays zero instead of NaN.
-                    let inverse = 1 / max(norm.squareRoot(), 1e-12)
-                    for k in 0..<d { mean[k] += view[row * d + k] * inverse }
-                }
-            }
-            let norm = max(mean.reduce(0) { $0 + $1 * $1 }.squareRoot(), 1e-12)
-            means += mean.map { Float($0 / norm) }
-        }
-        return Tensor(shape: [groups.count, d], scalars: means)
+        ClassMeans.unit(views, groups: groups)
     }
 }

@@ -85,28 +85,11 @@ public struct MnemonicsObjective {
     }
 
     /// Unit-norm class means [C, D] of groups of images, each group given in one or more
-    /// views (row r of every view is the same image): every feature of every view
-    /// normalised, averaged, and the mean normalised, as the code's `class_means[:, c, 0]`
-    /// and the harness's NME means (`ClassMeanViews`, G1) compute it.
+    /// views (row r of every view is the same image), by the harness's NME formula
+    /// (`ClassMeans.unit`; the code's `class_means[:, c, 0]`, G1).
     public func unitMeans(_ groups: [[Tensor]]) throws -> Tensor {
-        var scalars: [Double] = []
-        var dimension = 0
-        for views in groups {
-            var mean: [Double] = []
-            for images in views {
-                let f = try features(images)
-                let n = f.shape[0], d = f.shape[1], values = f.doubles
-                dimension = d
-                if mean.isEmpty { mean = [Double](repeating: 0, count: d) }
-                for r in 0..<n {
-                    let norm = max((0..<d).reduce(0.0) { $0 + values[r * d + $1] * values[r * d + $1] }.squareRoot(), 1e-12)
-                    for k in 0..<d { mean[k] += values[r * d + k] / norm }
-                }
-            }
-            let norm = max(mean.reduce(0) { $0 + $1 * $1 }.squareRoot(), 1e-12)
-            scalars += mean.map { $0 / norm }
-        }
-        let means = Tensor(shape: [groups.count, dimension], scalars: scalars)
-        return groups.first?.first?.dtype == .float64 ? means : means.converted(to: .float32)
+        let rows = try groups.map { views in try ClassMeans.unit(views.map(features), groups: [Array(0..<views[0].shape[0])]).floats }
+        let means = Tensor(shape: [groups.count, rows.first?.count ?? 0], scalars: rows.flatMap { $0 })
+        return groups.first?.first?.dtype == .float64 ? means.converted(to: .float64) : means
     }
 }
