@@ -28,6 +28,12 @@ public struct BatchAssembler: Sendable {
         self.labelMap = labelMap
     }
 
+    /// The same images, seed and labels through another view of the preprocessing (the
+    /// NME means' second view, README.md G1).
+    public func viewing(_ view: Preprocessing.View) -> BatchAssembler {
+        BatchAssembler(source: source, preprocessing: preprocessing.viewing(view), seed: seed, labelMap: labelMap)
+    }
+
     public func stream(phase: Int, epoch: Int, index: Int) -> RandomStream {
         RandomStream(seed: seed, purpose: "augment", phase, epoch).substream(index)
     }

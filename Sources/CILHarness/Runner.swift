@@ -289,9 +289,7 @@ public final class Runner {
             // same test transform; only the class means see it, herding does not
             // ([AAN] `trainer/base_trainer.py` l.845-905 herds on the original view).
             if let view = configuration.classMeanViews.secondView {
-                let base = extractor.assembler
-                let assembler = BatchAssembler(source: base.source, preprocessing: base.preprocessing.viewing(view), seed: base.seed, labelMap: base.labelMap)
-                views.append(try FeatureExtractor(engine: engine, assembler: assembler, batchSize: extractor.batchSize).run(network, indices: indices).features)
+                views.append(try FeatureExtractor(engine: engine, assembler: extractor.assembler.viewing(view), batchSize: extractor.batchSize).run(network, indices: indices).features)
             }
             var offset = 0
             let rows = groups.map { g -> [Int] in defer { offset += g.count }; return Array(offset..<(offset + g.count)) }

@@ -59,9 +59,7 @@ final class RunnerPhaseData: PhaseData {
     func classMeanViews(at indices: [Int]) throws -> [Tensor] {
         var views = [try images(at: indices)]
         if let view = configuration.classMeanViews.secondView {
-            let base = trainEvaluationAssembler
-            let assembler = BatchAssembler(source: base.source, preprocessing: base.preprocessing.viewing(view), seed: base.seed, labelMap: base.labelMap)
-            views.append(try assembler.assemble(indices: indices, phase: phase, epoch: 0).images)
+            views.append(try trainEvaluationAssembler.viewing(view).assemble(indices: indices, phase: phase, epoch: 0).images)
         }
         return views
     }
