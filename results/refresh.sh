@@ -13,6 +13,9 @@
 # average-incremental-accuracy tables (CNN and NME) to results/<protocol>/table.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Baselines are made with the AVX2 kernels of oneDNN and OpenBLAS, so that every AVX2-capable
+# host (AVX-512 ones too) reproduces them bit for bit under the same pins (.ci/check-baselines).
+export DNNL_MAX_CPU_ISA=${DNNL_MAX_CPU_ISA:-AVX2} OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-Zen}
 protocol=${1:?usage: results/refresh.sh <protocol>}
 bin=${CILBENCH:-.build/release/cilbench}
 [ -x "$bin" ] || swift build -c release
