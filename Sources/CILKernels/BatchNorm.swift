@@ -90,6 +90,19 @@ extension ComputeEngine {
         return r
     }
 
+    /// [ReLU](batchNormTraining(x) + residual): the last batch norm of a residual block and
+    /// the block's join, in one pass after the statistics instead of two. Same bits as
+    /// `batchNormTraining` followed by `add` or `addReLU`; its backward is theirs (the
+    /// join's gradient, masked by the output for ReLU, feeds `batchNormTrainingBackward`).
+    public func batchNormAddTraining(_ x: Tensor, gamma: Tensor, beta: Tensor, residual: Tensor, relu: Bool,
+                                     epsilon: Double = 1e-5) throws -> (output: Tensor, statistics: BatchNormStatistics) {
+        try checkSameShape(x, "input", residual, "residual")
+        let r = try bnTrainingForward(x, gamma: gamma, beta: beta, epsilon: epsilon, relu: relu, residual: residual)
+        record(relu ? "batchNormAddReLUTraining" : "batchNormAddTraining", inputs: [x, gamma, beta, residual], output: r.output,
+               attributes: ["epsilon": epsilon])
+        return r
+    }
+
     /// Returns dx, dgamma, dbeta for `batchNormTraining`.
     public func batchNormTrainingBackward(_ gradOutput: Tensor, input x: Tensor, gamma: Tensor, statistics: BatchNormStatistics) throws -> (gradInput: Tensor, gradGamma: Tensor, gradBeta: Tensor) {
         let r = try bnTrainingBackward(gradOutput, x: x, y: nil, gamma: gamma, statistics: statistics)
@@ -155,7 +168,8 @@ extension ComputeEngine {
         zip(gamma.doubles, runningVariance.doubles).map { $0 / ($1 + epsilon).squareRoot() }
     }
 
-    private func bnTrainingForward(_ x: Tensor, gamma: Tensor, beta: Tensor, epsilon: Double, relu: Bool) throws -> (output: Tensor, statistics: BatchNormStatistics) {
+    private func bnTrainingForward(_ x: Tensor, gamma: Tensor, beta: Tensor, epsilon: Double, relu: Bool,
+                                   residual: Tensor? = nil) throws -> (output: Tensor, statistics: BatchNormStatistics) {
         let g = try ChannelGeometry(x, "batch norm input")
         if g.rows < 1 { throw KernelError.invalidArgument("batch norm needs at least one sample, got \(x.shape)") }
         try checkEpsilon(epsilon)
@@ -183,11 +197,12 @@ extension ComputeEngine {
         let shift = beta.doubles
         if usesReference(x.dtype) {
             switch x.dtype {
-            case .float32: referenceAffine(Float.self, x, into: &y, g, mean: mean, scale: scale, shift: shift, relu: relu)
-            case .float64: referenceAffine(Double.self, x, into: &y, g, mean: mean, scale: scale, shift: shift, relu: relu)
+            case .float32: referenceAffine(Float.self, x, into: &y, g, mean: mean, scale: scale, shift: shift, relu: relu, residual: residual)
+            case .float64: referenceAffine(Double.self, x, into: &y, g, mean: mean, scale: scale, shift: shift, relu: relu, residual: residual)
             }
         } else {
-            fastAffine(x.floatPointer, y.floatPointer, g, mean: mean.map(Float.init), scale: scale.map(Float.init), shift: shift.map(Float.init), relu: relu, threads: threads)
+            fastAffine(x.floatPointer, y.floatPointer, g, mean: mean.map(Float.init), scale: scale.map(Float.init), shift: shift.map(Float.init),
+                       relu: relu, residual: residual?.floatPointer, threads: threads)
         }
         return (y, stats)
     }
@@ -263,13 +278,17 @@ private func referenceMoments<T: BinaryFloatingPoint>(_: T.Type, _ x: Tensor, _ 
     return (mean, variance)
 }
 
-/// y = (x - mean) * scale + shift per channel, optionally followed by ReLU.
+/// y = (x - mean) * scale + shift per channel, rounded to T, [plus the residual, rounded
+/// again, as a separate add would,] optionally followed by ReLU.
 private func referenceAffine<T: BinaryFloatingPoint>(_: T.Type, _ x: Tensor, into y: inout Tensor, _ g: ChannelGeometry,
-                                                     mean: [Double], scale: [Double], shift: [Double], relu: Bool = false) {
+                                                     mean: [Double], scale: [Double], shift: [Double], relu: Bool = false,
+                                                     residual: Tensor? = nil) {
     let p = typedPointer(x, T.self), q = typedPointer(y, T.self), C = g.channels
+    let s = residual.map { typedPointer($0, T.self) }
     for r in 0..<g.rows {
         for c in 0..<C {
-            let v = (Double(p[r * C + c]) - mean[c]) * scale[c] + shift[c]
+            var v = (Double(p[r * C + c]) - mean[c]) * scale[c] + shift[c]
+            if let s { v = Double(T(v)) + Double(s[r * C + c]) }
             q[r * C + c] = T(relu && v < 0 ? 0 : v)
         }
     }
@@ -390,7 +409,8 @@ private struct ChannelParameters {
 /// y = (x - mean) * scale + shift, optionally ReLU. Used for training and inference forward
 /// passes and the inference backward pass.
 private func fastAffine(_ x: UnsafeMutablePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ g: ChannelGeometry,
-                        mean: [Float], scale: [Float], shift: [Float], relu: Bool = false, threads: Int) {
+                        mean: [Float], scale: [Float], shift: [Float], relu: Bool = false,
+                        residual: UnsafeMutablePointer<Float>? = nil, threads: Int) {
     let params = ChannelParameters([mean, scale, shift])
     defer { params.free() }
     let mp = params.pointers[0], sp = params.pointers[1], bp = params.pointers[2]
@@ -402,7 +422,14 @@ private func fastAffine(_ x: UnsafeMutablePointer<Float>, _ y: UnsafeMutablePoin
         var c = 0
         while c < vectorEnd {
             let m = load16(mp + c), s = load16(sp + c), b = load16(bp + c)
-            if relu {
+            if let residual {
+                // The affine result is rounded before the add, as a separate add kernel sees it.
+                for r in r0..<r1 {
+                    let o = r * C + c
+                    let v = ((load16(x + o) - m) * s + b) + load16(residual + o)
+                    store16(relu ? zeroWhereNegative(v) : v, y + o)
+                }
+            } else if relu {
                 for r in r0..<r1 {
                     let v = (load16(x + r * C + c) - m) * s + b
                     store16(zeroWhereNegative(v), y + r * C + c)
@@ -414,7 +441,8 @@ private func fastAffine(_ x: UnsafeMutablePointer<Float>, _ y: UnsafeMutablePoin
         }
         while c < C {
             for r in r0..<r1 {
-                let v = (x[r * C + c] - mp[c]) * sp[c] + bp[c]
+                var v = (x[r * C + c] - mp[c]) * sp[c] + bp[c]
+                if let residual { v += residual[r * C + c] }
                 y[r * C + c] = relu && v < 0 ? 0 : v
             }
             c += 1

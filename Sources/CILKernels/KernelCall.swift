@@ -25,6 +25,7 @@ public struct KernelCall: @unchecked Sendable {
     public static let capturableKinds: Set<String> = [
         "conv2d.forward", "conv2d.backward_data", "conv2d.backward_weights", "conv2d.inference",
         "batchNormTraining", "batchNormReLUTraining", "batchNormTrainingBackward", "batchNormReLUTrainingBackward",
+        "batchNormAddTraining", "batchNormAddReLUTraining",
         "batchNormInference", "batchNormInferenceBackward", "matmul",
         "add", "subtract", "multiply", "scale", "axpby", "relu", "reluBackward", "addReLU",
     ]
@@ -84,6 +85,10 @@ public struct KernelCall: @unchecked Sendable {
         case "batchNormReLUTraining":
             try need(3)
             return try engine.batchNormReLUTraining(x[0], gamma: x[1], beta: x[2], epsilon: attribute("epsilon")).output
+        case "batchNormAddTraining", "batchNormAddReLUTraining":
+            try need(4)
+            return try engine.batchNormAddTraining(x[0], gamma: x[1], beta: x[2], residual: x[3], relu: kind == "batchNormAddReLUTraining",
+                                                   epsilon: attribute("epsilon")).output
         case "batchNormTrainingBackward":
             try need(5)
             let s = BatchNormStatistics(mean: x[3], inverseStd: x[4], variance: x[3])

@@ -96,6 +96,22 @@ public final class BatchNorm: Module {
         }
     }
 
+    /// [ReLU](self(x) + residual), the end of a residual block. In training one fused op
+    /// (`Graph.batchNormAddTraining`); in evaluation the affine map, then the join.
+    public func forward(_ g: Graph, _ x: Var, adding residual: Var, relu: Bool, mode: Mode) throws -> Var {
+        precondition(!fusedReLU, "a batch norm that ends a residual block has no ReLU of its own")
+        switch mode {
+        case .training:
+            let (y, stats) = try g.batchNormAddTraining(x, gamma: g.parameter(gamma), beta: g.parameter(beta), residual: residual,
+                                                         epsilon: epsilon, relu: relu)
+            updateRunningStatistics(stats, count: g[x].count / g[x].shape.last!, engine: g.engine)
+            return y
+        case .evaluation:
+            let y = try forward(g, x, mode: mode)
+            return relu ? g.addReLU(y, residual) : g.add(y, residual)
+        }
+    }
+
     private func updateRunningStatistics(_ stats: BatchNormStatistics, count: Int, engine: ComputeEngine) {
         let unbiased = Double(count) / Double(max(count - 1, 1))
         runningMean.value = engine.axpby(runningMean.value, alpha: 1 - momentum, stats.mean, beta: momentum)

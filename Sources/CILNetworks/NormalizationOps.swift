@@ -22,6 +22,28 @@ extension Graph {
         return (v, stats)
     }
 
+    /// [ReLU](BN(x) + residual) with batch statistics: a residual block's last batch norm and
+    /// its join as one op, which saves the join a pass over memory. Values and gradients are
+    /// bit for bit those of `batchNormTraining` followed by `add` or `addReLU`.
+    public func batchNormAddTraining(_ x: Var, gamma: Var, beta: Var, residual: Var, epsilon: Double, relu: Bool) throws -> (output: Var, statistics: BatchNormStatistics) {
+        let input = self[x], scale = self[gamma]
+        let (out, stats) = try labelled(gamma) {
+            try engine.batchNormAddTraining(input, gamma: scale, beta: self[beta], residual: self[residual], relu: relu, epsilon: epsilon)
+        }
+        let v = record(out, inputs: [x, gamma, beta, residual]) { g, dy in
+            let joined = relu ? g.engine.reluBackward(dy, output: out) : dy
+            g.accumulate(residual, joined)
+            guard g.requiresGradient(x) || g.requiresGradient(gamma) || g.requiresGradient(beta) else { return }
+            let grads = try g.labelled(gamma) {
+                try g.engine.batchNormTrainingBackward(joined, input: input, gamma: scale, statistics: stats)
+            }
+            g.accumulate(x, grads.gradInput)
+            g.accumulate(gamma, grads.gradGamma)
+            g.accumulate(beta, grads.gradBeta)
+        }
+        return (v, stats)
+    }
+
     /// Evaluation-mode BN with running statistics: an affine map per channel.
     public func batchNormInference(_ x: Var, gamma: Var, beta: Var, runningMean: Tensor, runningVariance: Tensor, epsilon: Double) throws -> Var {
         let input = self[x], scale = self[gamma]

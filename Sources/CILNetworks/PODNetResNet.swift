@@ -36,10 +36,9 @@ public final class OptionABasicBlock: Module {
     public var parameters: [Parameter] { conv1.parameters + bn1.parameters + conv2.parameters + bn2.parameters }
 
     public func forward(_ g: Graph, _ x: Var, mode: Mode) throws -> Var {
-        var h = try bn1.forward(g, conv1.forward(g, x, mode: mode), mode: mode)
-        h = try bn2.forward(g, conv2.forward(g, h, mode: mode), mode: mode)
+        let h = try conv2.forward(g, bn1.forward(g, conv1.forward(g, x, mode: mode), mode: mode), mode: mode)
         let identity = stride == 1 && inChannels == outChannels ? x : g.subsampleAndPadChannels(x, stride: stride, outChannels: outChannels)
-        return g.add(h, identity)
+        return try bn2.forward(g, h, adding: identity, relu: false, mode: mode)
     }
 
     public func clone(_ spec: CloneSpec) -> Self {

@@ -43,10 +43,9 @@ public final class BasicBlock: Module {
             let h = try g.foldedConvBatchNorm(x, conv: conv1, bn: bn1, residual: nil, relu: bn1.fusedReLU)
             return try g.foldedConvBatchNorm(h, conv: conv2, bn: bn2, residual: identity, relu: finalReLU)
         }
-        var h = try bn1.forward(g, conv1.forward(g, x, mode: mode), mode: mode)
-        h = try bn2.forward(g, conv2.forward(g, h, mode: mode), mode: mode)
+        let h = try conv2.forward(g, bn1.forward(g, conv1.forward(g, x, mode: mode), mode: mode), mode: mode)
         let identity = try shortcut.map { try $0.bn.forward(g, $0.conv.forward(g, x, mode: mode), mode: mode) } ?? x
-        return finalReLU ? g.addReLU(h, identity) : g.add(h, identity)
+        return try bn2.forward(g, h, adding: identity, relu: finalReLU, mode: mode)
     }
 
     public func clone(_ spec: CloneSpec) -> Self {

@@ -35,6 +35,8 @@ import Testing
             ("conv2d.inference", { _ = try $0.conv2dInference(x, weight: w, bias: bias, stride: 2, padding: 1, residual: residual, relu: true) }),
             ("batchNormTraining", { _ = try $0.batchNormTraining(x, gamma: gamma, beta: beta, epsilon: 1e-3) }),
             ("batchNormReLUTraining", { _ = try $0.batchNormReLUTraining(x, gamma: gamma, beta: beta) }),
+            ("batchNormAddTraining", { _ = try $0.batchNormAddTraining(x, gamma: gamma, beta: beta, residual: y, relu: false) }),
+            ("batchNormAddReLUTraining", { _ = try $0.batchNormAddTraining(x, gamma: gamma, beta: beta, residual: y, relu: true) }),
             ("batchNormTrainingBackward", { _ = try $0.batchNormTrainingBackward(x, input: x, gamma: gamma, statistics: stats) }),
             ("batchNormReLUTrainingBackward", { _ = try $0.batchNormReLUTrainingBackward(x, input: x, output: y, gamma: gamma, statistics: stats) }),
             ("batchNormInference", { _ = try $0.batchNormInference(x, gamma: gamma, beta: beta, runningMean: mean, runningVariance: variance) }),

@@ -80,6 +80,12 @@ import Testing
         for relu in [false, true] {
             try check("batch norm relu=\(relu)", [x, gamma, beta]) { g, v in try g.batchNormTraining(v[0], gamma: v[1], beta: v[2], epsilon: 1e-5, fusedReLU: relu).output }
         }
+        let residual = randomTensor([2, 5, 5, 3], seed: 19, layout: .nhwc)
+        for relu in [false, true] {
+            try check("batch norm + residual relu=\(relu)", [x, gamma, beta, residual]) { g, v in
+                try g.batchNormAddTraining(v[0], gamma: v[1], beta: v[2], residual: v[3], epsilon: 1e-5, relu: relu).output
+            }
+        }
         let mean = randomTensor([3], seed: 17), variance = Tensor(shape: [3], scalars: [0.5, 1.5, 2.0])
         try check("batch norm inference", [x, gamma, beta]) { g, v in try g.batchNormInference(v[0], gamma: v[1], beta: v[2], runningMean: mean, runningVariance: variance, epsilon: 1e-5) }
         try check("max pool", [x]) { g, v in try g.maxPool2d(v[0], kernel: 3, stride: 2, padding: 1) }
