@@ -14,8 +14,11 @@ public struct KernelRecord: Sendable, Equatable {
     public var shapes: [[Int]]
     public var inputDigests: [UInt64]
     public var outputDigest: UInt64
+    /// The call's attributes (stride, padding, epsilon, ...), for observers that ask for them.
+    public var attributes: [String: Double]
 
-    public init(sequence: Int, context: KernelContext, layer: String? = nil, kind: String, shapes: [[Int]], inputDigests: [UInt64], outputDigest: UInt64) {
+    public init(sequence: Int, context: KernelContext, layer: String? = nil, kind: String, shapes: [[Int]], inputDigests: [UInt64], outputDigest: UInt64,
+                attributes: [String: Double] = [:]) {
         self.sequence = sequence
         self.context = context
         self.layer = layer
@@ -23,6 +26,7 @@ public struct KernelRecord: Sendable, Equatable {
         self.shapes = shapes
         self.inputDigests = inputDigests
         self.outputDigest = outputDigest
+        self.attributes = attributes
     }
 }
 
@@ -30,11 +34,13 @@ public struct KernelRecord: Sendable, Equatable {
 /// engine computes no digests at all; an observer that only times kernels can decline them.
 public protocol KernelObserver: AnyObject {
     var wantsDigests: Bool { get }
+    var wantsAttributes: Bool { get }
     func kernelDidRun(_ record: KernelRecord)
 }
 
 extension KernelObserver {
     public var wantsDigests: Bool { true }
+    public var wantsAttributes: Bool { false }
 }
 
 /// Which implementation float32 kernels use. `.fast` is oneDNN/OpenBLAS; `.reference` runs
@@ -169,7 +175,8 @@ public final class ComputeEngine {
         let digests = observer.wantsDigests
         observer.kernelDidRun(KernelRecord(
             sequence: sequence, context: context, layer: layer, kind: kind, shapes: inputs.map(\.shape) + [output.shape],
-            inputDigests: digests ? inputs.map(Digest.of) : [], outputDigest: digests ? Digest.of(output) : 0))
+            inputDigests: digests ? inputs.map(Digest.of) : [], outputDigest: digests ? Digest.of(output) : 0,
+            attributes: observer.wantsAttributes ? attributes() : [:]))
     }
 
     /// What results computed by this engine depend on, for the bundle manifest.

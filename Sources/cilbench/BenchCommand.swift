@@ -17,6 +17,8 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "A short run: 3 timed steps per case, no per-layer table.") var quick = false
     @Flag(help: "Print one JSON object mapping each case to images/s.") var json = false
     @Flag(help: "Also print where each case's step time goes, per kernel kind.") var profile = false
+    @Flag(help: "Also measure the FP32 FMA peak of the engine's threads and give each case's floor: its convolution work (taps inside the image) at that peak.")
+    var roofline = false
     @Flag(help: "Time each case and conv layer with cilbench's 3x3 kernels and with oneDNN's, step by step in alternation.")
     var compareConv3x3 = false
 
@@ -35,6 +37,9 @@ struct BenchCommand: ParsableCommand {
         let steps = quick ? 3 : iterations
         if compareConv3x3 { return try compare(selected, steps: steps) }
         var results: [(TrainingStepCase, Double, Double)] = []
+        var convolutionWork: [TrainingStepCase: ConvolutionWorkCounter] = [:]
+        // Measured before any case, on an otherwise idle team.
+        let peak = roofline ? engine.measureFMAPeak() : nil
         if !json {
             let env = engine.environment
             print("# cilbench bench: batch \(batch), threads \(threads), oneDNN \(env["onednn_version"] ?? "?") ISA \(env["onednn_isa"] ?? "?"), OpenBLAS \(env["openblas_core"] ?? "?"), OMP_WAIT_POLICY \(env["omp_wait_policy"] ?? "?"), 3x3 convs \(env["conv3x3_kernel"] ?? "?"), \(steps) timed steps (median)")
@@ -46,6 +51,13 @@ struct BenchCommand: ParsableCommand {
             let (ms, ips) = try workload.measure(iterations: steps, warmup: quick ? 1 : 2)
             results.append((c, ms, ips))
             if !json { print("| \(c.rawValue) | \(String(format: "%.1f", ms)) | \(String(format: "%.0f", ips)) |"); fflush(nil) }
+            if roofline {
+                let counter = ConvolutionWorkCounter()
+                engine.observer = counter
+                try workload.step()
+                engine.observer = nil
+                convolutionWork[c] = counter
+            }
             if profile {
                 let profiler = KernelProfiler()
                 engine.observer = profiler
@@ -53,8 +65,25 @@ struct BenchCommand: ParsableCommand {
                 for _ in 0..<steps { try workload.step() }
                 engine.observer = nil
                 for row in profiler.report.prefix(25) {
-                    print("|   \(row.kind) | \(String(format: "%.2f", row.milliseconds / Double(steps))) ms/step | \(row.calls / steps) calls/step |")
+                    let ms = row.milliseconds / Double(steps)
+                    var rate = ""
+                    if let peak, let work = convolutionWork[c]?.multiplyAdds[row.kind] {
+                        let gflops = 2 * work / 1e9 / (ms / 1000)
+                        rate = " \(String(format: "%.0f", gflops)) GFLOP/s on in-image taps, \(String(format: "%.0f", 100 * gflops / peak.gflops))% of the FMA peak |"
+                    }
+                    print("|   \(row.kind) | \(String(format: "%.2f", ms)) ms/step | \(row.calls / steps) calls/step |\(rate)")
                 }
+            }
+        }
+        if let peak, !json {
+            let perThread = peak.perThread.map { String(format: "%.1f", $0) }.joined(separator: " + ")
+            print("\n# roofline: FP32 FMA peak \(String(format: "%.1f", peak.gflops)) GFLOP/s measured on \(threads) threads at once (\(perThread), \(peak.vectorBits)-bit FMAs)")
+            print("| case | conv GFLOP/step (taps inside the image) | floor ms (that work at the peak) | measured ms | share of peak |")
+            print("|---|---|---|---|---|")
+            for (c, ms, _) in results {
+                let gflop = 2 * (convolutionWork[c]?.total ?? 0) / 1e9
+                let floor = gflop / peak.gflops * 1000
+                print("| \(c.rawValue) | \(String(format: "%.2f", gflop)) | \(String(format: "%.1f", floor)) | \(String(format: "%.1f", ms)) | \(String(format: "%.0f", 100 * floor / ms))% |")
             }
         }
         if json {
