@@ -98,12 +98,17 @@ public final class ComputeEngine {
     ///     later engines with another count refuse, since OpenMP's and OpenBLAS's thread
     ///     counts (and glibc's malloc settings) are process-wide and a result's last bits
     ///     depend on them.
-    ///   - conv3x3: `.direct` falls back to oneDNN on CPUs without AVX2 and FMA.
+    ///   - conv3x3: `.direct` falls back to oneDNN on CPUs without AVX2 and FMA, `.winograd`
+    ///     on CPUs (or under a `DNNL_MAX_CPU_ISA`) without oneDNN's AVX-512 Winograd kernels.
     public init(threads: Int = 2, path: KernelPath = .fast, exclusive: Bool = false,
                 conv3x3: Conv3x3Kernel = .processDefault) throws {
         try ProcessConfiguration.acquire(threads: threads, exclusive: exclusive)
         self.threads = threads
-        conv3x3Kernel = conv3x3 == .direct && Conv3x3Kernel.cpuSupportsDirect ? .direct : .onednn
+        switch conv3x3 {
+        case .direct: conv3x3Kernel = Conv3x3Kernel.cpuSupportsDirect ? .direct : .onednn
+        case .winograd: conv3x3Kernel = Conv3x3Kernel.cpuSupportsWinograd ? .winograd : .onednn
+        case .onednn: conv3x3Kernel = .onednn
+        }
         self.path = path
         self.exclusive = exclusive
         // Pin both libraries' thread pools: oneDNN's backward-weights and OpenBLAS's sgemm
@@ -184,7 +189,11 @@ public final class ComputeEngine {
         var env: [String: String] = [:]
         env["threads"] = String(threads)
         env["kernel_path"] = path.rawValue
-        env["conv3x3_kernel"] = conv3x3Kernel == .direct ? "cilbench-avx2-fma" : "onednn"
+        switch conv3x3Kernel {
+        case .direct: env["conv3x3_kernel"] = "cilbench-avx2-fma"
+        case .winograd: env["conv3x3_kernel"] = "onednn-winograd"
+        case .onednn: env["conv3x3_kernel"] = "onednn"
+        }
         if let v = dnnl_version() {
             env["onednn_version"] = "\(v.pointee.major).\(v.pointee.minor).\(v.pointee.patch)"
         }

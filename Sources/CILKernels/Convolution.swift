@@ -34,6 +34,8 @@ public struct Conv2DGeometry: Hashable, Sendable, CustomStringConvertible {
     }
 
     public var inputShape: [Int] { [batch, height, width, inChannels] }
+    /// The input's logical dimensions in oneDNN's order (N, C, H, W), whatever its layout.
+    var inputShapeNCHW: [Int] { [batch, inChannels, height, width] }
     public var weightShape: [Int] { [outChannels, inChannels, kernelHeight, kernelWidth] }
     public var outputShape: [Int] { [batch, outHeight, outWidth, outChannels] }
 
@@ -115,10 +117,14 @@ extension ComputeEngine {
     /// The cached oneDNN primitive for one geometry and pass, created on first use. Backward
     /// passes are created with the forward primitive descriptor as hint, as oneDNN requires.
     func convPrimitive(_ g: Conv2DGeometry, _ kind: ConvPrimitive.Kind) throws -> ConvPrimitive {
-        let key = "conv2d|\(g)|\(kind.rawValue)"
+        let winograd = runsWinograd(g)
+        let key = "conv2d|\(g)|\(kind.rawValue)|\(winograd ? "winograd" : "direct")"
         if let plan = primitiveCache[key] as? ConvPrimitive { return plan }
         let hint = kind == .forward ? nil : try convPrimitive(g, .forward)
-        let plan = try ConvPrimitive(kind, g, engine: dnnlEngine, forwardHint: hint)
+        // A geometry oneDNN's Winograd kernels turn down (an odd batch blocking, say) runs
+        // direct; the choice depends on the shape only, so it is the same in every run.
+        let plan = try (winograd ? try? ConvPrimitive(kind, g, engine: dnnlEngine, forwardHint: hint, winograd: true) : nil)
+            ?? ConvPrimitive(kind, g, engine: dnnlEngine, forwardHint: hint)
         primitiveCache[key] = plan
         return plan
     }
@@ -258,16 +264,23 @@ final class ConvPrimitive {
     /// oneDNN chose plain OIHW, and the caller's buffer is then bound directly.
     private let weights: DNNLMemory?
     private let reorder: DNNLOp?
+    /// Winograd only: the activations in oneDNN's blocked layout (nChw16c), reordered from
+    /// the caller's NHWC before the conv (inputs) and back after it (output).
+    private let activationReorders: (before: [DNNLOp], after: DNNLOp?)
+    private let blockedActivations: [DNNLMemory]
 
-    init(_ kind: Kind, _ g: Conv2DGeometry, engine: dnnl_engine_t, forwardHint: ConvPrimitive?) throws {
+    init(_ kind: Kind, _ g: Conv2DGeometry, engine: dnnl_engine_t, forwardHint: ConvPrimitive?, winograd: Bool = false) throws {
         self.kind = kind
         let srcMD = try dnnlMemoryDesc([g.batch, g.inChannels, g.height, g.width], dnnl_nhwc)
         let dstMD = try dnnlMemoryDesc([g.batch, g.outChannels, g.outHeight, g.outWidth], dnnl_nhwc)
         let plainWeightsMD = try dnnlMemoryDesc(g.weightShape, dnnl_oihw)
         let anyWeightsMD = try dnnlMemoryDesc(g.weightShape, dnnl_format_tag_any)
 
-        let pd = try Self.createPD(kind, g, src: srcMD, weights: anyWeightsMD, dst: dstMD,
-                                   engine: engine, hint: forwardHint?.conv.pd)
+        let pd = winograd
+            ? try Self.createPD(kind, g, src: try dnnlMemoryDesc(g.inputShapeNCHW, dnnl_format_tag_any), weights: anyWeightsMD,
+                                dst: try dnnlMemoryDesc([g.batch, g.outChannels, g.outHeight, g.outWidth], dnnl_format_tag_any),
+                                engine: engine, hint: forwardHint?.conv.pd, algorithms: [dnnl_convolution_winograd])
+            : try Self.createPD(kind, g, src: srcMD, weights: anyWeightsMD, dst: dstMD, engine: engine, hint: forwardHint?.conv.pd)
         // Until DNNLOp takes `pd` over, this init owns it and must free it on failure.
         var pdOwned = true
         do {
@@ -290,15 +303,41 @@ final class ConvPrimitive {
             // bound through `b` (fwd/bwd-data) or `out` (bwd-weights).
             let convWeights = weights ?? (kind == .backwardWeights ? out : b)
 
+            // Activation arguments: the caller's NHWC buffers, or for Winograd blocked
+            // copies with reorders from (inputs) and to (output) the caller's buffers.
+            var before: [DNNLOp] = [], after: DNNLOp? = nil, blocked: [DNNLMemory] = []
+            func input(_ user: DNNLMemory, _ userMD: dnnl_memory_desc_t, _ query: dnnl_query_t) throws -> DNNLMemory {
+                guard winograd, var md = dnnl_primitive_desc_query_md(pd, query, 0)?.pointee else { return user }
+                var plain = userMD
+                if dnnl_memory_desc_equal(&md, &plain) != 0 { return user }
+                let copy = try DNNLMemory(md, engine: engine, allocate: true)
+                before.append(try dnnlReorder(from: user, userMD, to: copy, md, engine: engine))
+                blocked.append(copy)
+                return copy
+            }
+            func output(_ user: DNNLMemory, _ userMD: dnnl_memory_desc_t, _ query: dnnl_query_t) throws -> DNNLMemory {
+                guard winograd, var md = dnnl_primitive_desc_query_md(pd, query, 0)?.pointee else { return user }
+                var plain = userMD
+                if dnnl_memory_desc_equal(&md, &plain) != 0 { return user }
+                let copy = try DNNLMemory(md, engine: engine, allocate: true)
+                after = try dnnlReorder(from: copy, md, to: user, userMD, engine: engine)
+                blocked.append(copy)
+                return copy
+            }
             let args: [(Int32, DNNLMemory)]
             switch kind {
             case .forward:
-                args = [(DNNL_ARG_SRC, a), (DNNL_ARG_WEIGHTS, convWeights), (DNNL_ARG_DST, out)]
+                args = [(DNNL_ARG_SRC, try input(a, srcMD, dnnl_query_src_md)), (DNNL_ARG_WEIGHTS, convWeights),
+                        (DNNL_ARG_DST, try output(out, dstMD, dnnl_query_dst_md))]
             case .backwardData:
-                args = [(DNNL_ARG_DIFF_DST, a), (DNNL_ARG_WEIGHTS, convWeights), (DNNL_ARG_DIFF_SRC, out)]
+                args = [(DNNL_ARG_DIFF_DST, try input(a, dstMD, dnnl_query_diff_dst_md)), (DNNL_ARG_WEIGHTS, convWeights),
+                        (DNNL_ARG_DIFF_SRC, try output(out, srcMD, dnnl_query_diff_src_md))]
             case .backwardWeights:
-                args = [(DNNL_ARG_SRC, a), (DNNL_ARG_DIFF_DST, b), (DNNL_ARG_DIFF_WEIGHTS, convWeights)]
+                args = [(DNNL_ARG_SRC, try input(a, srcMD, dnnl_query_src_md)), (DNNL_ARG_DIFF_DST, try input(b, dstMD, dnnl_query_diff_dst_md)),
+                        (DNNL_ARG_DIFF_WEIGHTS, convWeights)]
             }
+            activationReorders = (before, after)
+            blockedActivations = blocked
             pdOwned = false
             conv = try DNNLOp(pd: pd, engine: engine, args: args)
             if let weights {
@@ -318,13 +357,14 @@ final class ConvPrimitive {
     /// Op descriptor and primitive descriptor, preferring direct kernels; `auto` only if
     /// oneDNN has no direct implementation for this shape.
     private static func createPD(_ kind: Kind, _ g: Conv2DGeometry, src: dnnl_memory_desc_t, weights: dnnl_memory_desc_t,
-                                 dst: dnnl_memory_desc_t, engine: dnnl_engine_t, hint: dnnl_primitive_desc_t?) throws -> dnnl_primitive_desc_t {
+                                 dst: dnnl_memory_desc_t, engine: dnnl_engine_t, hint: dnnl_primitive_desc_t?,
+                                 algorithms: [dnnl_alg_kind_t] = [dnnl_convolution_direct, dnnl_convolution_auto]) throws -> dnnl_primitive_desc_t {
         var src = src, weights = weights, dst = dst
         let strides: [Int64] = [Int64(g.stride), Int64(g.stride)]
         let pad: [Int64] = [Int64(g.padding), Int64(g.padding)]
         return try withUserScratchpadAttr { attr in
             var lastStatus = dnnl_success
-            for alg in [dnnl_convolution_direct, dnnl_convolution_auto] {
+            for alg in algorithms {
                 var desc = dnnl_convolution_desc_t()
                 switch kind {
                 case .forward:
@@ -349,7 +389,9 @@ final class ConvPrimitive {
         try b.bind(bPtr)
         try out.bind(outPtr)
         if kind != .backwardWeights, let reorder { try reorder.execute(engine.dnnlStream) }
+        for op in activationReorders.before { try op.execute(engine.dnnlStream) }
         try conv.execute(engine.dnnlStream)
+        try activationReorders.after?.execute(engine.dnnlStream)
         if kind == .backwardWeights, let reorder { try reorder.execute(engine.dnnlStream) }
     }
 

@@ -17,6 +17,9 @@ public enum Conv3x3Kernel: String, Sendable {
     case direct
     /// oneDNN, the default.
     case onednn
+    /// oneDNN's Winograd F(4x4, 3x3) kernels (`jit_wino_4x3`, AVX-512 only) for layers of 32
+    /// or more channels, direct oneDNN kernels elsewhere; see WinogradConvolution.swift.
+    case winograd
 
     /// The process default: oneDNN, unless the environment variable `CILBENCH_CONV3X3=direct`
     /// asks for the direct kernels. They are opt-in because, timed in alternation with oneDNN
@@ -24,7 +27,11 @@ public enum Conv3x3Kernel: String, Sendable {
     /// training step when the host was slow and a tie when it was fast: not yet the decisive
     /// win that would justify moving every stored baseline's bits.
     public static var processDefault: Conv3x3Kernel {
-        ProcessInfo.processInfo.environment["CILBENCH_CONV3X3"] == "direct" && cpuSupportsDirect ? .direct : .onednn
+        switch ProcessInfo.processInfo.environment["CILBENCH_CONV3X3"] {
+        case "direct": return .direct
+        case "winograd": return .winograd
+        default: return .onednn
+        }
     }
 
     /// Whether this CPU has AVX2 and FMA.

@@ -21,6 +21,8 @@ struct BenchCommand: ParsableCommand {
     var roofline = false
     @Flag(help: "Time each case and conv layer with cilbench's 3x3 kernels and with oneDNN's, step by step in alternation.")
     var compareConv3x3 = false
+    @Flag(help: "The same A/B as --compare-conv3x3 with oneDNN's Winograd kernels (AVX-512 only; opt-in with CILBENCH_CONV3X3=winograd) against its direct ones.")
+    var compareWinograd = false
 
     func run() throws {
         let engine: ComputeEngine
@@ -35,7 +37,7 @@ struct BenchCommand: ParsableCommand {
             }
         }
         let steps = quick ? 3 : iterations
-        if compareConv3x3 { return try compare(selected, steps: steps) }
+        if compareConv3x3 || compareWinograd { return try compare(selected, steps: steps, kernel: compareWinograd ? .winograd : .direct) }
         var results: [(TrainingStepCase, Double, Double)] = []
         var convolutionWork: [TrainingStepCase: ConvolutionWorkCounter] = [:]
         // Measured before any case, on an otherwise idle team.
@@ -105,12 +107,15 @@ struct BenchCommand: ParsableCommand {
 extension BenchCommand {
     /// The A/B table: every case and layer on two engines that differ only in who runs the
     /// 3x3 stride-1 convolutions, timed in alternation.
-    func compare(_ selected: [TrainingStepCase], steps: Int) throws {
-        let direct = try ComputeEngine(threads: try checkedThreads(threads), conv3x3: .direct)
+    func compare(_ selected: [TrainingStepCase], steps: Int, kernel: Conv3x3Kernel) throws {
+        let direct = try ComputeEngine(threads: try checkedThreads(threads), conv3x3: kernel)
         let onednn = try ComputeEngine(threads: try checkedThreads(threads), conv3x3: .onednn)
-        guard direct.conv3x3Kernel == .direct else { throw failure("this CPU lacks AVX2/FMA: cilbench's 3x3 kernels do not run here") }
-        print("# cilbench bench --compare-conv3x3: batch \(batch), threads \(threads), \(steps) timed steps per engine, in alternation (medians)")
-        print("| case | cilbench 3x3 ms | oneDNN 3x3 ms | speed-up |")
+        guard direct.conv3x3Kernel == kernel else {
+            throw failure(kernel == .winograd ? "oneDNN has no Winograd kernels for this CPU (they need AVX-512)" : "this CPU lacks AVX2/FMA: cilbench's 3x3 kernels do not run here")
+        }
+        let name = kernel == .winograd ? "oneDNN Winograd" : "cilbench 3x3"
+        print("# cilbench bench --compare-\(kernel == .winograd ? "winograd" : "conv3x3"): batch \(batch), threads \(threads), \(steps) timed steps per engine, in alternation (medians)")
+        print("| case | \(name) ms | oneDNN direct ms | speed-up |")
         print("|---|---|---|---|")
         for c in selected {
             let (a, b) = try TrainingStepWorkload.measureInterleaved(
@@ -120,7 +125,7 @@ extension BenchCommand {
             fflush(nil)
         }
         if quick { return }
-        print("\n| conv layer (batch \(batch)), GFLOP/s cilbench / oneDNN | fwd | bwd-data | bwd-weights |")
+        print("\n| conv layer (batch \(batch)), nominal GFLOP/s \(name) / oneDNN direct | fwd | bwd-data | bwd-weights |")
         print("|---|---|---|---|")
         for row in try direct.compareConvolutionLayers(with: onednn, batch: batch) {
             let cells = row.passes.map { String(format: "%.0f / %.0f", $0.0, $0.1) }

@@ -1,0 +1,57 @@
+import CILKernels
+import Testing
+
+/// oneDNN's Winograd kernels (CILBENCH_CONV3X3=winograd): every pass against float64, the
+/// same bits on repeated calls, and the fall-back where they do not apply. Runs only where
+/// oneDNN offers them (AVX-512); elsewhere the engine must fall back to the direct kernels.
+@Suite struct WinogradConvolutionTests {
+    static func tensor(_ shape: [Int], _ layout: Layout, seed: UInt64) -> (f32: Tensor, f64: Tensor) {
+        var r = RandomStream(seed: seed, purpose: "test.winograd")
+        // Values exact in float32, so both tensors hold the same numbers.
+        let values = (0..<shape.reduce(1, *)).map { _ in Double(Float(r.nextDouble() * 2 - 1)) }
+        return (Tensor(shape: shape, scalars: values.map(Float.init), layout: layout), Tensor(shape: shape, scalars: values, layout: layout))
+    }
+
+    /// max|a - exact| / max|exact|.
+    static func error(_ a: Tensor, _ exact: Tensor) -> Double {
+        let x = a.doubles, y = exact.doubles
+        var e = 0.0, m = 0.0
+        for i in y.indices { e = max(e, abs(x[i] - y[i])); m = max(m, abs(y[i])) }
+        return e / m
+    }
+
+    @Test(.enabled(if: Conv3x3Kernel.cpuSupportsWinograd), arguments: [(32, 32, 16), (64, 64, 8), (32, 64, 8)])
+    func passesMatchFloat64(inChannels: Int, outChannels: Int, size: Int) throws {
+        let engine = try ComputeEngine(threads: 2, conv3x3: .winograd)
+        #expect(engine.conv3x3Kernel == .winograd && engine.environment["conv3x3_kernel"] == "onednn-winograd")
+        let x = Self.tensor([4, size, size, inChannels], .nhwc, seed: 1)
+        let w = Self.tensor([outChannels, inChannels, 3, 3], .oihw, seed: 2)
+        let g = Conv2DGeometry(input: x.f32.shape, weight: w.f32.shape, stride: 1, padding: 1)
+        let dy = Self.tensor(g.outputShape, .nhwc, seed: 3)
+        let y = try engine.conv2dForward(x.f32, weight: w.f32, stride: 1, padding: 1)
+        let dx = try engine.conv2dBackwardData(dy.f32, weight: w.f32, geometry: g)
+        let dw = try engine.conv2dBackwardWeights(dy.f32, input: x.f32, geometry: g)
+        let errors = [Self.error(y, try engine.conv2dForward(x.f64, weight: w.f64, stride: 1, padding: 1)),
+                      Self.error(dx, try engine.conv2dBackwardData(dy.f64, weight: w.f64, geometry: g)),
+                      Self.error(dw, try engine.conv2dBackwardWeights(dy.f64, input: x.f64, geometry: g))]
+        print("Winograd \(inChannels)->\(outChannels) @\(size) vs float64, max|err|/max|exact| fwd, bwd-data, bwd-weights: \(errors)")
+        // Direct float32 kernels land near 1e-7 here; Winograd's transforms cost a few ulps more.
+        #expect(errors.allSatisfy { $0 < 1e-5 }, "\(errors)")
+        // Deterministic: the same call gives the same bits.
+        #expect(try engine.conv2dForward(x.f32, weight: w.f32, stride: 1, padding: 1).floats == y.floats)
+        #expect(try engine.conv2dBackwardData(dy.f32, weight: w.f32, geometry: g).floats == dx.floats)
+        #expect(try engine.conv2dBackwardWeights(dy.f32, input: x.f32, geometry: g).floats == dw.floats)
+    }
+
+    @Test func fallsBackWhereItDoesNotApply() throws {
+        let engine = try ComputeEngine(threads: 2, conv3x3: .winograd)
+        #expect(engine.conv3x3Kernel == (Conv3x3Kernel.cpuSupportsWinograd ? .winograd : .onednn))
+        let direct = try ComputeEngine(threads: 2, conv3x3: .onednn)
+        // 16 channels (no gain there) and stride 2 run the direct kernels: the same bits.
+        for (channels, stride) in [(16, 1), (32, 2)] {
+            let x = Self.tensor([2, 8, 8, channels], .nhwc, seed: 4).f32, w = Self.tensor([channels, channels, 3, 3], .oihw, seed: 5).f32
+            #expect(try engine.conv2dForward(x, weight: w, stride: stride, padding: 1).floats
+                    == direct.conv2dForward(x, weight: w, stride: stride, padding: 1).floats)
+        }
+    }
+}
