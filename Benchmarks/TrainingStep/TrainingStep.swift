@@ -27,10 +27,13 @@ let benchmarks: @Sendable () -> Void = {
         Benchmark.Configuration(metrics: [.wallClock, .throughput, .peakMemoryResident, imagesPerSecond], timeUnits: .milliseconds,
                                 warmupIterations: 2, maxDuration: .seconds(10), maxIterations: 20, setup: setup, teardown: teardown)
     }
+    // Each step also gets a `winograd` twin (oneDNN's Winograd kernels for 3x3 layers of 32+
+    // channels, `CILBENCH_CONV3X3=winograd`; AVX-512 only, else the same as the default).
     for kind in TrainingStepCase.allCases {
+      for (conv3x3, suffix) in [(Conv3x3Kernel.processDefault, ""), (Conv3x3Kernel.winograd, " winograd")] {
         let workload = Prepared<TrainingStepWorkload>()
-        Benchmark("step \(kind.rawValue)", configuration: stepConfiguration({
-            workload.value = TrainingStepWorkload(kind, engine: try ComputeEngine(threads: engineThreads()), batch: batch)
+        Benchmark("step \(kind.rawValue)\(suffix)", configuration: stepConfiguration({
+            workload.value = TrainingStepWorkload(kind, engine: try ComputeEngine(threads: engineThreads(), conv3x3: conv3x3), batch: batch)
         }, { workload.value = nil })) { benchmark in
             guard let steps = workload.value else { return benchmark.error("setup did not run") }
             for _ in benchmark.scaledIterations {
@@ -40,6 +43,7 @@ let benchmarks: @Sendable () -> Void = {
                 benchmark.measurement(imagesPerSecond, Int((Double(batch) / seconds).rounded()))
             }
         }
+      }
     }
 
     let kernelConfiguration = { (metrics: [BenchmarkMetric], setup: @escaping () async throws -> Void, teardown: @escaping () async throws -> Void) in
@@ -55,10 +59,13 @@ let benchmarks: @Sendable () -> Void = {
         let geometry: Conv2DGeometry
     }
     // The 3x3 stride-1 layers also get a `direct` twin: the same call on cilbench's own
-    // AVX2 kernels (`CILBENCH_CONV3X3=direct`), for comparison with oneDNN.
+    // AVX2 kernels (`CILBENCH_CONV3X3=direct`), for comparison with oneDNN; those of 32+
+    // channels a `winograd` twin too.
     let variants = convolutions.enumerated().flatMap { k, layer in
         let ours = layer.kernel == 3 && layer.stride == 1 && layer.cin % 16 == 0
+        let winograd = ours && min(layer.cin, layer.cout) >= 32
         return [(k, layer, Conv3x3Kernel.processDefault, "")] + (ours ? [(k, layer, Conv3x3Kernel.direct, " direct")] : [])
+            + (winograd ? [(k, layer, Conv3x3Kernel.winograd, " winograd")] : [])
     }
     for (k, layer, conv3x3, suffix) in variants {
         let padding = layer.kernel / 2
@@ -119,6 +126,8 @@ let benchmarks: @Sendable () -> Void = {
             ("BN train forward", { _ = try $0.engine.batchNormTraining($0.x, gamma: $0.gamma, beta: $0.beta) }),
             ("BN train backward", { _ = try $0.engine.batchNormTrainingBackward($0.dy, input: $0.x, gamma: $0.gamma, statistics: $0.statistics) }),
             ("add+ReLU", { _ = $0.engine.addReLU($0.x, $0.other) }),
+            // A block's end as it runs now: BN, shortcut add and ReLU in one pass after the statistics.
+            ("BN+add+ReLU train forward", { _ = try $0.engine.batchNormAddTraining($0.x, gamma: $0.gamma, beta: $0.beta, residual: $0.other, relu: true) }),
             ("ReLU backward", { _ = $0.engine.reluBackward($0.dy, output: $0.reluOutput) }),
         ]
         for (name, run) in kernels {
