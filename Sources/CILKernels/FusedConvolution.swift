@@ -28,14 +28,17 @@ extension ComputeEngine {
             try direct3x3Forward(input.storage.raw, oihw: weight.storage.raw, bias: bias.storage.raw, residual: residual?.storage.raw,
                                  relu: relu, into: out.storage.raw, g)
         } else {
-            let key = "conv2d_inference|\(g)|sum=\(residual != nil)|relu=\(relu)"
+            let winograd = runsWinograd(g)
+            let key = "conv2d_inference|\(g)|sum=\(residual != nil)|relu=\(relu)|\(winograd ? "winograd" : "direct")"
             let plan: FusedConvPrimitive
             if let cached = primitiveCache[key] as? FusedConvPrimitive { plan = cached } else {
-                plan = try FusedConvPrimitive(g, sum: residual != nil, relu: relu, engine: dnnlEngine)
+                // As in training, a geometry the Winograd kernels turn down runs direct.
+                plan = try (winograd ? try? FusedConvPrimitive(g, sum: residual != nil, relu: relu, engine: dnnlEngine, winograd: true) : nil)
+                    ?? FusedConvPrimitive(g, sum: residual != nil, relu: relu, engine: dnnlEngine)
                 primitiveCache[key] = plan
             }
-            if let residual { out.storage.raw.copyMemory(from: residual.storage.raw, byteCount: residual.count * 4) }
-            try plan.run(self, input: input.storage.raw, weight: weight.storage.raw, bias: bias.storage.raw, out: out.storage.raw)
+            try plan.run(self, input: input.storage.raw, weight: weight.storage.raw, bias: bias.storage.raw, residual: residual?.storage.raw,
+                         out: out.storage.raw, residualBytes: (residual?.count ?? 0) * 4)
         }
         record("conv2d.inference", inputs: [input, weight, bias] + (residual.map { [$0] } ?? []), output: out,
                attributes: ["stride": Double(stride), "padding": Double(padding), "relu": relu ? 1 : 0])
@@ -63,10 +66,17 @@ final class FusedConvPrimitive {
     private let src: DNNLMemory, plainWeights: DNNLMemory, bias: DNNLMemory, dst: DNNLMemory
     private let weights: DNNLMemory?
     private let reorder: DNNLOp?
+    /// Winograd only (WinogradConvolution.swift): src and dst live in oneDNN's blocked layout;
+    /// the caller's NHWC input is reordered in, the residual (if any) reordered into the
+    /// blocked dst for the sum post-op, and the result reordered out to the caller's NHWC.
+    private let blocked: (src: DNNLMemory, dst: DNNLMemory, srcIn: DNNLOp, residualIn: DNNLOp?, dstOut: DNNLOp,
+                          userSrc: DNNLMemory, userResidual: DNNLMemory, userDst: DNNLMemory)?
 
-    init(_ g: Conv2DGeometry, sum: Bool, relu: Bool, engine: dnnl_engine_t) throws {
-        var srcMD = try dnnlMemoryDesc([g.batch, g.inChannels, g.height, g.width], dnnl_nhwc)
-        var dstMD = try dnnlMemoryDesc([g.batch, g.outChannels, g.outHeight, g.outWidth], dnnl_nhwc)
+    init(_ g: Conv2DGeometry, sum: Bool, relu: Bool, engine: dnnl_engine_t, winograd: Bool = false) throws {
+        let userSrcMD = try dnnlMemoryDesc([g.batch, g.inChannels, g.height, g.width], dnnl_nhwc)
+        let userDstMD = try dnnlMemoryDesc([g.batch, g.outChannels, g.outHeight, g.outWidth], dnnl_nhwc)
+        var srcMD = winograd ? try dnnlMemoryDesc([g.batch, g.inChannels, g.height, g.width], dnnl_format_tag_any) : userSrcMD
+        var dstMD = winograd ? try dnnlMemoryDesc([g.batch, g.outChannels, g.outHeight, g.outWidth], dnnl_format_tag_any) : userDstMD
         var anyWeightsMD = try dnnlMemoryDesc(g.weightShape, dnnl_format_tag_any)
         var biasMD = try dnnlMemoryDesc([g.outChannels], dnnl_a)
         let plainWeightsMD = try dnnlMemoryDesc(g.weightShape, dnnl_oihw)
@@ -82,7 +92,7 @@ final class FusedConvPrimitive {
         let pd: dnnl_primitive_desc_t = try withUserScratchpadAttr { attr in
             try dnnlCheck(dnnl_primitive_attr_set_post_ops(attr, postOps), "dnnl_primitive_attr_set_post_ops")
             var lastStatus = dnnl_success
-            for alg in [dnnl_convolution_direct, dnnl_convolution_auto] {
+            for alg in winograd ? [dnnl_convolution_winograd] : [dnnl_convolution_direct, dnnl_convolution_auto] {
                 var desc = dnnl_convolution_desc_t()
                 lastStatus = dnnl_convolution_forward_desc_init(&desc, dnnl_forward_inference, alg, &srcMD, &anyWeightsMD, &biasMD, &dstMD, strides, pad, pad)
                 guard lastStatus == dnnl_success else { continue }
@@ -99,10 +109,26 @@ final class FusedConvPrimitive {
             }
             var chosen = chosenMD.pointee, plain = plainWeightsMD
             let needsReorder = dnnl_memory_desc_equal(&chosen, &plain) == 0
-            src = try DNNLMemory(srcMD, engine: engine, allocate: false)
             plainWeights = try DNNLMemory(plainWeightsMD, engine: engine, allocate: false)
             bias = try DNNLMemory(biasMD, engine: engine, allocate: false)
-            dst = try DNNLMemory(dstMD, engine: engine, allocate: false)
+            if winograd {
+                guard let chosenSrc = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0)?.pointee,
+                      let chosenDst = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0)?.pointee else {
+                    throw KernelError.dnnl(call: "dnnl_primitive_desc_query_md(src/dst)", status: Int32(dnnl_runtime_error.rawValue))
+                }
+                src = try DNNLMemory(chosenSrc, engine: engine, allocate: true)
+                dst = try DNNLMemory(chosenDst, engine: engine, allocate: true)
+                let userSrc = try DNNLMemory(userSrcMD, engine: engine, allocate: false)
+                let userResidual = try DNNLMemory(userDstMD, engine: engine, allocate: false)
+                let userDst = try DNNLMemory(userDstMD, engine: engine, allocate: false)
+                blocked = (src, dst, try dnnlReorder(from: userSrc, userSrcMD, to: src, chosenSrc, engine: engine),
+                           sum ? try dnnlReorder(from: userResidual, userDstMD, to: dst, chosenDst, engine: engine) : nil,
+                           try dnnlReorder(from: dst, chosenDst, to: userDst, userDstMD, engine: engine), userSrc, userResidual, userDst)
+            } else {
+                src = try DNNLMemory(srcMD, engine: engine, allocate: false)
+                dst = try DNNLMemory(dstMD, engine: engine, allocate: false)
+                blocked = nil
+            }
             let ownWeights = needsReorder ? try DNNLMemory(chosen, engine: engine, allocate: true) : nil
             weights = ownWeights
             pdOwned = false
@@ -119,13 +145,29 @@ final class FusedConvPrimitive {
         }
     }
 
+    /// The sum post-op adds what the dst holds: the residual is copied (direct) or reordered
+    /// (Winograd) into it first.
     func run(_ engine: ComputeEngine, input: UnsafeMutableRawPointer, weight: UnsafeMutableRawPointer,
-             bias biasPointer: UnsafeMutableRawPointer, out: UnsafeMutableRawPointer) throws {
-        try src.bind(input)
+             bias biasPointer: UnsafeMutableRawPointer, residual: UnsafeMutableRawPointer?, out: UnsafeMutableRawPointer,
+             residualBytes: Int) throws {
         try plainWeights.bind(weight)
         try bias.bind(biasPointer)
-        try dst.bind(out)
         if let reorder { try reorder.execute(engine.dnnlStream) }
-        try conv.execute(engine.dnnlStream)
+        if let blocked {
+            try blocked.userSrc.bind(input)
+            try blocked.userDst.bind(out)
+            try blocked.srcIn.execute(engine.dnnlStream)
+            if let residual, let residualIn = blocked.residualIn {
+                try blocked.userResidual.bind(residual)
+                try residualIn.execute(engine.dnnlStream)
+            }
+            try conv.execute(engine.dnnlStream)
+            try blocked.dstOut.execute(engine.dnnlStream)
+        } else {
+            try src.bind(input)
+            try dst.bind(out)
+            if let residual { out.copyMemory(from: residual, byteCount: residualBytes) }
+            try conv.execute(engine.dnnlStream)
+        }
     }
 }

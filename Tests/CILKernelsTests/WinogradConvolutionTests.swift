@@ -43,6 +43,22 @@ import Testing
         #expect(try engine.conv2dBackwardWeights(dy.f32, input: x.f32, geometry: g).floats == dw.floats)
     }
 
+    /// The evaluation-mode convolution (teachers, test sets) with bias, residual and ReLU.
+    @Test(.enabled(if: Conv3x3Kernel.cpuSupportsWinograd), arguments: [false, true])
+    func foldedInferenceMatchesFloat64(withResidual: Bool) throws {
+        let engine = try ComputeEngine(threads: 2, conv3x3: .winograd)
+        let x = Self.tensor([3, 8, 8, 64], .nhwc, seed: 6), w = Self.tensor([64, 64, 3, 3], .oihw, seed: 7)
+        let bias = Self.tensor([64], .plain, seed: 8), residual = Self.tensor([3, 8, 8, 64], .nhwc, seed: 9)
+        let y = try engine.conv2dInference(x.f32, weight: w.f32, bias: bias.f32, stride: 1, padding: 1,
+                                           residual: withResidual ? residual.f32 : nil, relu: true)
+        let exact = try engine.conv2dInference(x.f64, weight: w.f64, bias: bias.f64, stride: 1, padding: 1,
+                                               residual: withResidual ? residual.f64 : nil, relu: true)
+        let error = Self.error(y, exact)
+        #expect(error < 1e-5, "\(error)")
+        #expect(try engine.conv2dInference(x.f32, weight: w.f32, bias: bias.f32, stride: 1, padding: 1,
+                                           residual: withResidual ? residual.f32 : nil, relu: true).floats == y.floats)
+    }
+
     @Test func fallsBackWhereItDoesNotApply() throws {
         let engine = try ComputeEngine(threads: 2, conv3x3: .winograd)
         #expect(engine.conv3x3Kernel == (Conv3x3Kernel.cpuSupportsWinograd ? .winograd : .onednn))
