@@ -80,6 +80,9 @@ struct BenchCommand: ParsableCommand {
         if let peak, !json {
             let perThread = peak.perThread.map { String(format: "%.1f", $0) }.joined(separator: " + ")
             print("\n# roofline: FP32 FMA peak \(String(format: "%.1f", peak.gflops)) GFLOP/s measured on \(threads) threads at once (\(perThread), \(peak.vectorBits)-bit FMAs)")
+            if engine.conv3x3Kernel == .winograd {
+                print("# (the floor is direct convolution's: the Winograd kernels this engine runs do fewer multiplies and can beat it)")
+            }
             print("| case | conv GFLOP/step (taps inside the image) | floor ms (that work at the peak) | measured ms | share of peak |")
             print("|---|---|---|---|---|")
             for (c, ms, _) in results {
