@@ -21,11 +21,12 @@ public enum Conv3x3Kernel: String, Sendable {
     /// or more channels, direct oneDNN kernels elsewhere; see WinogradConvolution.swift.
     case winograd
 
-    /// The process default: oneDNN, unless the environment variable `CILBENCH_CONV3X3=direct`
-    /// asks for the direct kernels. They are opt-in because, timed in alternation with oneDNN
-    /// on the 2-vCPU Zen 3 (`cilbench bench --compare-conv3x3`), they gave 1.02-1.18x per
-    /// training step when the host was slow and a tie when it was fast: not yet the decisive
-    /// win that would justify moving every stored baseline's bits.
+    /// The process default: oneDNN, unless the environment variable `CILBENCH_CONV3X3` asks
+    /// for `direct` or `winograd`. The direct kernels are opt-in because, timed in
+    /// alternation with oneDNN on the 2-vCPU Zen 3 (`cilbench bench --compare-conv3x3`), they
+    /// gave 1.02-1.18x per training step when the host was slow and a tie when it was fast:
+    /// not yet the decisive win that would justify moving every stored baseline's bits.
+    /// Winograd is opt-in for its rounding (WinogradConvolution.swift).
     public static var processDefault: Conv3x3Kernel {
         switch ProcessInfo.processInfo.environment["CILBENCH_CONV3X3"] {
         case "direct": return .direct
