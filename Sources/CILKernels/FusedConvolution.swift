@@ -1,4 +1,5 @@
 import CDNNL
+import Foundation
 
 /// Evaluation-mode convolution with the batch norm that follows it folded in: a bias per
 /// output channel, an optional residual added in place (oneDNN's sum post-op) and an
@@ -71,6 +72,15 @@ final class FusedConvPrimitive {
     /// blocked dst for the sum post-op, and the result reordered out to the caller's NHWC.
     private let blocked: (src: DNNLMemory, dst: DNNLMemory, srcIn: DNNLOp, residualIn: DNNLOp?, dstOut: DNNLOp,
                           userSrc: DNNLMemory, userResidual: DNNLMemory, userDst: DNNLMemory)?
+    /// Winograd only: oneDNN's weight transform costs ~0.4 ms a call, and a teacher's or an
+    /// evaluation's weights do not change between calls, so transformed weights are kept by
+    /// content: a digest of the plain weights, confirmed by comparing a copy of them byte for
+    /// byte, so a hit is exactly what the transform would give. One primitive serves every
+    /// layer of its geometry, hence several entries; the oldest goes first beyond the limit.
+    private var transformedWeights: [(digest: UInt64, plain: UnsafeMutableRawPointer, transformed: UnsafeMutableRawPointer)] = []
+    private let transformedByteCount: Int
+    private let plainWeightsBytes: Int
+    private static let transformedWeightsLimit = 32
 
     init(_ g: Conv2DGeometry, sum: Bool, relu: Bool, engine: dnnl_engine_t, winograd: Bool = false) throws {
         let userSrcMD = try dnnlMemoryDesc([g.batch, g.inChannels, g.height, g.width], dnnl_nhwc)
@@ -131,6 +141,8 @@ final class FusedConvPrimitive {
             }
             let ownWeights = needsReorder ? try DNNLMemory(chosen, engine: engine, allocate: true) : nil
             weights = ownWeights
+            transformedByteCount = winograd && needsReorder ? dnnl_memory_desc_get_size(&chosen) : 0
+            plainWeightsBytes = g.weightShape.reduce(1, *) * 4
             pdOwned = false
             conv = try DNNLOp(pd: pd, engine: engine, args: [(DNNL_ARG_SRC, src), (DNNL_ARG_WEIGHTS, ownWeights ?? plainWeights),
                                                              (DNNL_ARG_BIAS, bias), (DNNL_ARG_DST, dst)])
@@ -145,6 +157,41 @@ final class FusedConvPrimitive {
         }
     }
 
+    /// Points `weights` at the transform of `weight`: a kept one, or a new one made now.
+    private func bindTransformedWeights(_ weight: UnsafeMutableRawPointer, _ weights: DNNLMemory, _ reorder: DNNLOp,
+                                        _ engine: ComputeEngine) throws {
+        let bytes = plainWeightsBytes
+        let digest = Digest.bytes(weight, count: bytes)
+        if let kept = transformedWeights.first(where: { $0.digest == digest && memcmp($0.plain, weight, bytes) == 0 }) {
+            try weights.bind(kept.transformed)
+            return
+        }
+        let plain = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+        let transformed = UnsafeMutableRawPointer.allocate(byteCount: transformedByteCount, alignment: 64)
+        plain.copyMemory(from: weight, byteCount: bytes)
+        do {
+            try weights.bind(transformed)
+            try reorder.execute(engine.dnnlStream)
+        } catch {
+            plain.deallocate()
+            transformed.deallocate()
+            throw error
+        }
+        transformedWeights.append((digest, plain, transformed))
+        if transformedWeights.count > Self.transformedWeightsLimit {
+            let oldest = transformedWeights.removeFirst()
+            oldest.plain.deallocate()
+            oldest.transformed.deallocate()
+        }
+    }
+
+    deinit {
+        for kept in transformedWeights {
+            kept.plain.deallocate()
+            kept.transformed.deallocate()
+        }
+    }
+
     /// The sum post-op adds what the dst holds: the residual is copied (direct) or reordered
     /// (Winograd) into it first.
     func run(_ engine: ComputeEngine, input: UnsafeMutableRawPointer, weight: UnsafeMutableRawPointer,
@@ -152,7 +199,13 @@ final class FusedConvPrimitive {
              residualBytes: Int) throws {
         try plainWeights.bind(weight)
         try bias.bind(biasPointer)
-        if let reorder { try reorder.execute(engine.dnnlStream) }
+        if let reorder {
+            if transformedByteCount > 0, let weights {
+                try bindTransformedWeights(weight, weights, reorder, engine)
+            } else {
+                try reorder.execute(engine.dnnlStream)
+            }
+        }
         if let blocked {
             try blocked.userSrc.bind(input)
             try blocked.userDst.bind(out)

@@ -59,6 +59,30 @@ import Testing
                                            residual: withResidual ? residual.f32 : nil, relu: true).floats == y.floats)
     }
 
+    /// Transformed weights are kept by content: layers sharing a geometry alternate, and
+    /// weights changed in place (same buffer, other values) are transformed anew.
+    @Test(.enabled(if: Conv3x3Kernel.cpuSupportsWinograd))
+    func keptWeightTransformsAreExact() throws {
+        let engine = try ComputeEngine(threads: 2, conv3x3: .winograd)
+        let x = Self.tensor([2, 8, 8, 32], .nhwc, seed: 10).f32, bias = Self.tensor([32], .plain, seed: 11).f32
+        var w1 = Self.tensor([32, 32, 3, 3], .oihw, seed: 12).f32
+        let w2 = Self.tensor([32, 32, 3, 3], .oihw, seed: 13).f32
+        func fresh(_ w: Tensor) throws -> [Float] {
+            try ComputeEngine(threads: 2, conv3x3: .winograd).conv2dInference(x, weight: w, bias: bias, stride: 1, padding: 1, residual: nil, relu: false).floats
+        }
+        func kept(_ w: Tensor) throws -> [Float] {
+            try engine.conv2dInference(x, weight: w, bias: bias, stride: 1, padding: 1, residual: nil, relu: false).floats
+        }
+        let expected1 = try fresh(w1), expected2 = try fresh(w2)
+        for _ in 0..<2 {
+            #expect(try kept(w1) == expected1)
+            #expect(try kept(w2) == expected2)
+        }
+        w1.withUnsafeMutableBufferPointer(as: Float.self) { $0[5] += 0.25 }
+        #expect(try kept(w1) == fresh(w1))
+        #expect(try kept(w1) != expected1)
+    }
+
     @Test func fallsBackWhereItDoesNotApply() throws {
         let engine = try ComputeEngine(threads: 2, conv3x3: .winograd)
         #expect(engine.conv3x3Kernel == (Conv3x3Kernel.cpuSupportsWinograd ? .winograd : .onednn))
