@@ -34,8 +34,6 @@ public struct Conv2DGeometry: Hashable, Sendable, CustomStringConvertible {
     }
 
     public var inputShape: [Int] { [batch, height, width, inChannels] }
-    /// The input's logical dimensions in oneDNN's order (N, C, H, W), whatever its layout.
-    var inputShapeNCHW: [Int] { [batch, inChannels, height, width] }
     public var weightShape: [Int] { [outChannels, inChannels, kernelHeight, kernelWidth] }
     public var outputShape: [Int] { [batch, outHeight, outWidth, outChannels] }
 
@@ -271,14 +269,16 @@ final class ConvPrimitive {
 
     init(_ kind: Kind, _ g: Conv2DGeometry, engine: dnnl_engine_t, forwardHint: ConvPrimitive?, winograd: Bool = false) throws {
         self.kind = kind
-        let srcMD = try dnnlMemoryDesc([g.batch, g.inChannels, g.height, g.width], dnnl_nhwc)
-        let dstMD = try dnnlMemoryDesc([g.batch, g.outChannels, g.outHeight, g.outWidth], dnnl_nhwc)
+        // Logical dimensions in oneDNN's order (N, C, H, W); the tag gives the memory layout.
+        let srcDims = [g.batch, g.inChannels, g.height, g.width], dstDims = [g.batch, g.outChannels, g.outHeight, g.outWidth]
+        let srcMD = try dnnlMemoryDesc(srcDims, dnnl_nhwc)
+        let dstMD = try dnnlMemoryDesc(dstDims, dnnl_nhwc)
         let plainWeightsMD = try dnnlMemoryDesc(g.weightShape, dnnl_oihw)
         let anyWeightsMD = try dnnlMemoryDesc(g.weightShape, dnnl_format_tag_any)
 
         let pd = winograd
-            ? try Self.createPD(kind, g, src: try dnnlMemoryDesc(g.inputShapeNCHW, dnnl_format_tag_any), weights: anyWeightsMD,
-                                dst: try dnnlMemoryDesc([g.batch, g.outChannels, g.outHeight, g.outWidth], dnnl_format_tag_any),
+            ? try Self.createPD(kind, g, src: try dnnlMemoryDesc(srcDims, dnnl_format_tag_any), weights: anyWeightsMD,
+                                dst: try dnnlMemoryDesc(dstDims, dnnl_format_tag_any),
                                 engine: engine, hint: forwardHint?.conv.pd, algorithms: [dnnl_convolution_winograd])
             : try Self.createPD(kind, g, src: srcMD, weights: anyWeightsMD, dst: dstMD, engine: engine, hint: forwardHint?.conv.pd)
         // Until DNNLOp takes `pd` over, this init owns it and must free it on failure.
@@ -304,25 +304,27 @@ final class ConvPrimitive {
             let convWeights = weights ?? (kind == .backwardWeights ? out : b)
 
             // Activation arguments: the caller's NHWC buffers, or for Winograd blocked
-            // copies with reorders from (inputs) and to (output) the caller's buffers.
+            // copies with reorders from (inputs) and to (output) the caller's buffers. The
+            // copies are kept here: the conv's arguments hold only their raw handles.
             var before: [DNNLOp] = [], after: DNNLOp? = nil, blocked: [DNNLMemory] = []
-            func input(_ user: DNNLMemory, _ userMD: dnnl_memory_desc_t, _ query: dnnl_query_t) throws -> DNNLMemory {
+            func blockedCopy(_ user: DNNLMemory, _ userMD: dnnl_memory_desc_t, _ query: dnnl_query_t, isOutput: Bool) throws -> DNNLMemory {
                 guard winograd, var md = dnnl_primitive_desc_query_md(pd, query, 0)?.pointee else { return user }
                 var plain = userMD
                 if dnnl_memory_desc_equal(&md, &plain) != 0 { return user }
                 let copy = try DNNLMemory(md, engine: engine, allocate: true)
-                before.append(try dnnlReorder(from: user, userMD, to: copy, md, engine: engine))
+                if isOutput {
+                    after = try dnnlReorder(from: copy, md, to: user, userMD, engine: engine)
+                } else {
+                    before.append(try dnnlReorder(from: user, userMD, to: copy, md, engine: engine))
+                }
                 blocked.append(copy)
                 return copy
             }
+            func input(_ user: DNNLMemory, _ userMD: dnnl_memory_desc_t, _ query: dnnl_query_t) throws -> DNNLMemory {
+                try blockedCopy(user, userMD, query, isOutput: false)
+            }
             func output(_ user: DNNLMemory, _ userMD: dnnl_memory_desc_t, _ query: dnnl_query_t) throws -> DNNLMemory {
-                guard winograd, var md = dnnl_primitive_desc_query_md(pd, query, 0)?.pointee else { return user }
-                var plain = userMD
-                if dnnl_memory_desc_equal(&md, &plain) != 0 { return user }
-                let copy = try DNNLMemory(md, engine: engine, allocate: true)
-                after = try dnnlReorder(from: copy, md, to: user, userMD, engine: engine)
-                blocked.append(copy)
-                return copy
+                try blockedCopy(user, userMD, query, isOutput: true)
             }
             let args: [(Int32, DNNLMemory)]
             switch kind {

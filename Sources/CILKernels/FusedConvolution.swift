@@ -39,7 +39,7 @@ extension ComputeEngine {
                 primitiveCache[key] = plan
             }
             try plan.run(self, input: input.storage.raw, weight: weight.storage.raw, bias: bias.storage.raw, residual: residual?.storage.raw,
-                         out: out.storage.raw, residualBytes: (residual?.count ?? 0) * 4)
+                         out: out.storage.raw)
         }
         record("conv2d.inference", inputs: [input, weight, bias] + (residual.map { [$0] } ?? []), output: out,
                attributes: ["stride": Double(stride), "padding": Double(padding), "relu": relu ? 1 : 0])
@@ -79,14 +79,16 @@ final class FusedConvPrimitive {
     /// layer of its geometry, hence several entries; the oldest goes first beyond the limit.
     private var transformedWeights: [(digest: UInt64, plain: UnsafeMutableRawPointer, transformed: UnsafeMutableRawPointer)] = []
     private let transformedByteCount: Int
-    private let plainWeightsBytes: Int
+    private let plainWeightsBytes: Int, outputBytes: Int
     private static let transformedWeightsLimit = 32
 
     init(_ g: Conv2DGeometry, sum: Bool, relu: Bool, engine: dnnl_engine_t, winograd: Bool = false) throws {
-        let userSrcMD = try dnnlMemoryDesc([g.batch, g.inChannels, g.height, g.width], dnnl_nhwc)
-        let userDstMD = try dnnlMemoryDesc([g.batch, g.outChannels, g.outHeight, g.outWidth], dnnl_nhwc)
-        var srcMD = winograd ? try dnnlMemoryDesc([g.batch, g.inChannels, g.height, g.width], dnnl_format_tag_any) : userSrcMD
-        var dstMD = winograd ? try dnnlMemoryDesc([g.batch, g.outChannels, g.outHeight, g.outWidth], dnnl_format_tag_any) : userDstMD
+        // Logical dimensions in oneDNN's order (N, C, H, W); the tag gives the memory layout.
+        let srcDims = [g.batch, g.inChannels, g.height, g.width], dstDims = [g.batch, g.outChannels, g.outHeight, g.outWidth]
+        let userSrcMD = try dnnlMemoryDesc(srcDims, dnnl_nhwc)
+        let userDstMD = try dnnlMemoryDesc(dstDims, dnnl_nhwc)
+        var srcMD = winograd ? try dnnlMemoryDesc(srcDims, dnnl_format_tag_any) : userSrcMD
+        var dstMD = winograd ? try dnnlMemoryDesc(dstDims, dnnl_format_tag_any) : userDstMD
         var anyWeightsMD = try dnnlMemoryDesc(g.weightShape, dnnl_format_tag_any)
         var biasMD = try dnnlMemoryDesc([g.outChannels], dnnl_a)
         let plainWeightsMD = try dnnlMemoryDesc(g.weightShape, dnnl_oihw)
@@ -143,6 +145,7 @@ final class FusedConvPrimitive {
             weights = ownWeights
             transformedByteCount = winograd && needsReorder ? dnnl_memory_desc_get_size(&chosen) : 0
             plainWeightsBytes = g.weightShape.reduce(1, *) * 4
+            outputBytes = dstDims.reduce(1, *) * 4
             pdOwned = false
             conv = try DNNLOp(pd: pd, engine: engine, args: [(DNNL_ARG_SRC, src), (DNNL_ARG_WEIGHTS, ownWeights ?? plainWeights),
                                                              (DNNL_ARG_BIAS, bias), (DNNL_ARG_DST, dst)])
@@ -195,8 +198,7 @@ final class FusedConvPrimitive {
     /// The sum post-op adds what the dst holds: the residual is copied (direct) or reordered
     /// (Winograd) into it first.
     func run(_ engine: ComputeEngine, input: UnsafeMutableRawPointer, weight: UnsafeMutableRawPointer,
-             bias biasPointer: UnsafeMutableRawPointer, residual: UnsafeMutableRawPointer?, out: UnsafeMutableRawPointer,
-             residualBytes: Int) throws {
+             bias biasPointer: UnsafeMutableRawPointer, residual: UnsafeMutableRawPointer?, out: UnsafeMutableRawPointer) throws {
         try plainWeights.bind(weight)
         try bias.bind(biasPointer)
         if let reorder {
@@ -219,7 +221,7 @@ final class FusedConvPrimitive {
         } else {
             try src.bind(input)
             try dst.bind(out)
-            if let residual { out.copyMemory(from: residual, byteCount: residualBytes) }
+            if let residual { out.copyMemory(from: residual, byteCount: outputBytes) }
             try conv.execute(engine.dnnlStream)
         }
     }

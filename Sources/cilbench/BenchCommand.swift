@@ -41,7 +41,7 @@ struct BenchCommand: ParsableCommand {
         var results: [(TrainingStepCase, Double, Double)] = []
         var convolutionWork: [TrainingStepCase: ConvolutionWorkCounter] = [:]
         // Measured before any case, on an otherwise idle team.
-        let peak = roofline ? engine.measureFMAPeak() : nil
+        let peak = roofline && !json ? engine.measureFMAPeak() : nil
         if !json {
             let env = engine.environment
             print("# cilbench bench: batch \(batch), threads \(threads), oneDNN \(env["onednn_version"] ?? "?") ISA \(env["onednn_isa"] ?? "?"), OpenBLAS \(env["openblas_core"] ?? "?"), OMP_WAIT_POLICY \(env["omp_wait_policy"] ?? "?"), 3x3 convs \(env["conv3x3_kernel"] ?? "?"), \(steps) timed steps (median)")
@@ -53,7 +53,7 @@ struct BenchCommand: ParsableCommand {
             let (ms, ips) = try workload.measure(iterations: steps, warmup: quick ? 1 : 2)
             results.append((c, ms, ips))
             if !json { print("| \(c.rawValue) | \(String(format: "%.1f", ms)) | \(String(format: "%.0f", ips)) |"); fflush(nil) }
-            if roofline {
+            if peak != nil {
                 let counter = ConvolutionWorkCounter()
                 engine.observer = counter
                 try workload.step()
@@ -111,9 +111,9 @@ extension BenchCommand {
     /// The A/B table: every case and layer on two engines that differ only in who runs the
     /// 3x3 stride-1 convolutions, timed in alternation.
     func compare(_ selected: [TrainingStepCase], steps: Int, kernel: Conv3x3Kernel) throws {
-        let direct = try ComputeEngine(threads: try checkedThreads(threads), conv3x3: kernel)
+        let candidate = try ComputeEngine(threads: try checkedThreads(threads), conv3x3: kernel)
         let onednn = try ComputeEngine(threads: try checkedThreads(threads), conv3x3: .onednn)
-        guard direct.conv3x3Kernel == kernel else {
+        guard candidate.conv3x3Kernel == kernel else {
             throw failure(kernel == .winograd ? "oneDNN has no Winograd kernels for this CPU (they need AVX-512)" : "this CPU lacks AVX2/FMA: cilbench's 3x3 kernels do not run here")
         }
         let name = kernel == .winograd ? "oneDNN Winograd" : "cilbench 3x3"
@@ -122,7 +122,7 @@ extension BenchCommand {
         print("|---|---|---|---|")
         for c in selected {
             let (a, b) = try TrainingStepWorkload.measureInterleaved(
-                TrainingStepWorkload(c, engine: direct, batch: batch), TrainingStepWorkload(c, engine: onednn, batch: batch),
+                TrainingStepWorkload(c, engine: candidate, batch: batch), TrainingStepWorkload(c, engine: onednn, batch: batch),
                 iterations: steps, warmup: quick ? 1 : 2)
             print("| \(c.rawValue) | \(String(format: "%.1f", a)) | \(String(format: "%.1f", b)) | \(String(format: "%.2f", b / a))x |")
             fflush(nil)
@@ -130,7 +130,7 @@ extension BenchCommand {
         if quick { return }
         print("\n| conv layer (batch \(batch)), nominal GFLOP/s \(name) / oneDNN direct | fwd | bwd-data | bwd-weights |")
         print("|---|---|---|---|")
-        for row in try direct.compareConvolutionLayers(with: onednn, batch: batch) {
+        for row in try candidate.compareConvolutionLayers(with: onednn, batch: batch) {
             let cells = row.passes.map { String(format: "%.0f / %.0f", $0.0, $0.1) }
             print("| \(row.name) | \(cells.joined(separator: " | ")) |")
         }
