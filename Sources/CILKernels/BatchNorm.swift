@@ -1,5 +1,9 @@
-// Batch normalisation over the channel axis, which is innermost in every supported layout
-// (NHWC [N,H,W,C] and plain [N,C]), so channel c is element index % C.
+// Batch normalisation over the channel axis. A tensor is seen as rows (pixels) x channels:
+// NHWC [N,H,W,C] and plain [N,C] keep each row's channels contiguous; nChw16c (the
+// Winograd engine's blocked layout, BlockedLayout.swift) keeps 16 channels of consecutive
+// pixels contiguous, so a row's 16-channel column block sits at a different place. The
+// kernels walk every 16-channel column block row by row in the same order in all layouts,
+// so a blocked tensor gets the same bits as its NHWC copy.
 //
 // Fast float32 path: hand-written SIMD16 loops split into shape-determined chunks (see
 // ParallelFor.swift). Statistics: each chunk (about 8K elements, cache resident) gets an
@@ -25,23 +29,58 @@ public struct BatchNormStatistics: Sendable {
     }
 }
 
-/// A tensor seen as `rows` x `channels`, channel innermost.
+/// A tensor seen as `rows` x `channels`: channel innermost, or nChw16c.
 struct ChannelGeometry {
     let rows: Int
     let channels: Int
+    /// nChw16c only: the rows (pixels) of one image; 0 for channel-innermost layouts.
+    let imageRows: Int
     var count: Int { rows * channels }
+    var blocked: Bool { imageRows > 0 }
+    /// Elements from one row to the next within a column block (and within an image).
+    var rowStride: Int { blocked ? 16 : channels }
 
     init(_ x: Tensor, _ name: String) throws {
-        if x.rank == 4 && x.layout == .nhwc {
+        if x.rank == 4 && (x.layout == .nhwc || x.layout == .nChw16c) {
             rows = x.shape[0] * x.shape[1] * x.shape[2]
             channels = x.shape[3]
+            imageRows = x.layout == .nChw16c ? x.shape[1] * x.shape[2] : 0
+            if blocked && (channels % 16 != 0 || imageRows == 0) {
+                throw KernelError.invalidArgument("\(name) in nChw16c needs a multiple of 16 channels and pixels, got \(x.shape)")
+            }
         } else if x.rank == 2 && x.layout == .plain {
             rows = x.shape[0]
             channels = x.shape[1]
+            imageRows = 0
         } else {
-            throw KernelError.invalidArgument("\(name) must be NHWC [N,H,W,C] or plain [N,C], got \(x.layout) \(x.shape)")
+            throw KernelError.invalidArgument("\(name) must be NHWC [N,H,W,C], nChw16c or plain [N,C], got \(x.layout) \(x.shape)")
         }
         if channels < 1 { throw KernelError.invalidArgument("\(name) has no channels: \(x.shape)") }
+    }
+
+    /// Element index of channel `c` in row `r`.
+    @inline(__always)
+    func offset(row r: Int, channel c: Int) -> Int {
+        guard blocked else { return r * channels + c }
+        let image = r / imageRows
+        return ((image * (channels / 16) + c / 16) * imageRows + r - image * imageRows) * 16 + c % 16
+    }
+
+    /// Calls `body(offset, count)` for the runs of `rows` in which column `c` (a multiple of
+    /// 16 when blocked) steps by `rowStride`: all of them at once when channel-innermost,
+    /// image by image when blocked. Rows come in order.
+    @inline(__always)
+    func forEachRun(_ rows: Range<Int>, column c: Int, _ body: (Int, Int) -> Void) {
+        guard blocked else {
+            body(rows.lowerBound * channels + c, rows.count)
+            return
+        }
+        var r = rows.lowerBound
+        while r < rows.upperBound {
+            let n = min(rows.upperBound, (r / imageRows + 1) * imageRows) - r
+            body(offset(row: r, channel: c), n)
+            r += n
+        }
     }
 
     /// Shape-determined chunking of the rows: about 8K elements (32 KB of float32) each, so
@@ -59,8 +98,8 @@ func checkChannelVector(_ v: Tensor, _ name: String, channels: Int, dtype: DType
 }
 
 func checkSameShape(_ a: Tensor, _ aName: String, _ b: Tensor, _ bName: String) throws {
-    if a.shape != b.shape || a.dtype != b.dtype {
-        throw KernelError.invalidArgument("\(bName) \(b.dtype) \(b.shape) does not match \(aName) \(a.dtype) \(a.shape)")
+    if a.shape != b.shape || a.dtype != b.dtype || (a.layout == .nChw16c) != (b.layout == .nChw16c) {
+        throw KernelError.invalidArgument("\(bName) \(b.dtype) \(b.layout) \(b.shape) does not match \(aName) \(a.dtype) \(a.layout) \(a.shape)")
     }
 }
 
@@ -265,12 +304,12 @@ extension Tensor {
 private func referenceMoments<T: BinaryFloatingPoint>(_: T.Type, _ x: Tensor, _ g: ChannelGeometry) -> (mean: [Double], variance: [Double]) {
     let p = typedPointer(x, T.self), C = g.channels
     var mean = [Double](repeating: 0, count: C)
-    for r in 0..<g.rows { for c in 0..<C { mean[c] += Double(p[r * C + c]) } }
+    for r in 0..<g.rows { for c in 0..<C { mean[c] += Double(p[g.offset(row: r, channel: c)]) } }
     for c in 0..<C { mean[c] /= Double(g.rows) }
     var variance = [Double](repeating: 0, count: C)
     for r in 0..<g.rows {
         for c in 0..<C {
-            let d = Double(p[r * C + c]) - mean[c]
+            let d = Double(p[g.offset(row: r, channel: c)]) - mean[c]
             variance[c] += d * d
         }
     }
@@ -287,9 +326,10 @@ private func referenceAffine<T: BinaryFloatingPoint>(_: T.Type, _ x: Tensor, int
     let s = residual.map { typedPointer($0, T.self) }
     for r in 0..<g.rows {
         for c in 0..<C {
-            var v = (Double(p[r * C + c]) - mean[c]) * scale[c] + shift[c]
-            if let s { v = Double(T(v)) + Double(s[r * C + c]) }
-            q[r * C + c] = T(relu && v < 0 ? 0 : v)
+            let i = g.offset(row: r, channel: c)
+            var v = (Double(p[i]) - mean[c]) * scale[c] + shift[c]
+            if let s { v = Double(T(v)) + Double(s[i]) }
+            q[i] = T(relu && v < 0 ? 0 : v)
         }
     }
 }
@@ -298,11 +338,13 @@ private func referenceBackwardSums<T: BinaryFloatingPoint>(_: T.Type, _ dy: Tens
                                                            mean: [Double]) -> (g: [Double], gx: [Double]) {
     let d = typedPointer(dy, T.self), p = typedPointer(x, T.self), o = y.map { typedPointer($0, T.self) }, C = g.channels
     var sg = [Double](repeating: 0, count: C), sgx = sg
-    for i in 0..<g.count {
-        let c = i % C
-        let grad = o.map { $0[i] > 0 } ?? true ? Double(d[i]) : 0
-        sg[c] += grad
-        sgx[c] += grad * (Double(p[i]) - mean[c])
+    for r in 0..<g.rows {
+        for c in 0..<C {
+            let i = g.offset(row: r, channel: c)
+            let grad = o.map { $0[i] > 0 } ?? true ? Double(d[i]) : 0
+            sg[c] += grad
+            sgx[c] += grad * (Double(p[i]) - mean[c])
+        }
     }
     return (sg, sgx)
 }
@@ -311,33 +353,53 @@ private func referenceBackwardInput<T: BinaryFloatingPoint>(_: T.Type, _ dy: Ten
                                                             mean: [Double], a: [Double], b: [Double], c: [Double]) {
     let d = typedPointer(dy, T.self), p = typedPointer(x, T.self), o = y.map { typedPointer($0, T.self) }
     let q = typedPointer(dx, T.self), C = g.channels
-    for i in 0..<g.count {
-        let ch = i % C
-        let grad = o.map { $0[i] > 0 } ?? true ? Double(d[i]) : 0
-        q[i] = T(a[ch] * (grad - c[ch]) + b[ch] * (Double(p[i]) - mean[ch]))
+    for r in 0..<g.rows {
+        for ch in 0..<C {
+            let i = g.offset(row: r, channel: ch)
+            let grad = o.map { $0[i] > 0 } ?? true ? Double(d[i]) : 0
+            q[i] = T(a[ch] * (grad - c[ch]) + b[ch] * (Double(p[i]) - mean[ch]))
+        }
     }
 }
 
 // MARK: - Fast float32 kernels
 
 /// Centred moments of one chunk's column block: the chunk mean as shift m, then sums of
-/// d = x - m and d^2 (the sum of d corrects the rounding of m).
+/// d = x - m and d^2 (the sum of d corrects the rounding of m). Even rows of the chunk sum
+/// into one accumulator and odd rows into another, across runs as within them.
 @inline(__always)
-private func chunkMoments16(_ x: UnsafePointer<Float>, stride: Int, rows n: Int) -> (shift: SIMD16<Float>, s1: SIMD16<Float>, s2: SIMD16<Float>) {
+private func chunkMoments16(_ x: UnsafeMutablePointer<Float>, _ g: ChannelGeometry, rows: Range<Int>, column c: Int)
+    -> (shift: SIMD16<Float>, s1: SIMD16<Float>, s2: SIMD16<Float>) {
+    let stride = g.rowStride
     var a0 = SIMD16<Float>(), a1 = SIMD16<Float>()
-    var r = 0
-    while r + 2 <= n {
-        a0 += load16(x + r * stride)
-        a1 += load16(x + (r + 1) * stride)
-        r += 2
+    var nextIsOdd = false
+    g.forEachRun(rows, column: c) { start, count in
+        var p = x + start, k = count
+        if nextIsOdd && k > 0 {
+            a1 += load16(p)
+            p += stride
+            k -= 1
+            nextIsOdd = false
+        }
+        while k >= 2 {
+            a0 += load16(p)
+            a1 += load16(p + stride)
+            p += 2 * stride
+            k -= 2
+        }
+        if k == 1 {
+            a0 += load16(p)
+            nextIsOdd = true
+        }
     }
-    if r < n { a0 += load16(x + r * stride) }
-    let m = (a0 + a1) / Float(n)
+    let m = (a0 + a1) / Float(rows.count)
     var s1 = SIMD16<Float>(), s2 = SIMD16<Float>()
-    for r in 0..<n {
-        let d = load16(x + r * stride) - m
-        s1 += d
-        s2 += d * d
+    g.forEachRun(rows, column: c) { start, count in
+        for r in 0..<count {
+            let d = load16(x + start + r * stride) - m
+            s1 += d
+            s2 += d * d
+        }
     }
     return (m, s1, s2)
 }
@@ -353,7 +415,7 @@ private func fastMoments(_ x: UnsafeMutablePointer<Float>, _ g: ChannelGeometry,
             let base = x + rows.lowerBound * C
             var c = 0
             while c < vectorEnd {
-                let (m, s1, s2) = chunkMoments16(base + c, stride: C, rows: n)
+                let (m, s1, s2) = chunkMoments16(x, g, rows: rows, column: c)
                 for l in 0..<16 {
                     let d1 = Double(s1[l])
                     chunkMean[k * C + c + l] = Double(m[l]) + d1 / dn
@@ -414,7 +476,7 @@ private func fastAffine(_ x: UnsafeMutablePointer<Float>, _ y: UnsafeMutablePoin
     let params = ChannelParameters([mean, scale, shift])
     defer { params.free() }
     let mp = params.pointers[0], sp = params.pointers[1], bp = params.pointers[2]
-    let C = g.channels, vectorEnd = C & ~15
+    let C = g.channels, vectorEnd = C & ~15, stride = g.rowStride
     // No reduction here, so any chunking gives the same bits; use ~64 KB chunks.
     let rowsPerChunk = max(1, 16384 / C)
     parallelChunks(chunkCount(g.rows, grain: rowsPerChunk), threads: g.count >= 32768 ? threads : 1) { range in
@@ -422,20 +484,25 @@ private func fastAffine(_ x: UnsafeMutablePointer<Float>, _ y: UnsafeMutablePoin
         var c = 0
         while c < vectorEnd {
             let m = load16(mp + c), s = load16(sp + c), b = load16(bp + c)
-            if let residual {
-                // The affine result is rounded before the add, as a separate add kernel sees it.
-                for r in r0..<r1 {
-                    let o = r * C + c
-                    let v = ((load16(x + o) - m) * s + b) + load16(residual + o)
-                    store16(relu ? zeroWhereNegative(v) : v, y + o)
+            g.forEachRun(r0..<r1, column: c) { start, count in
+                if let residual {
+                    // The affine result is rounded before the add, as a separate add kernel sees it.
+                    for r in 0..<count {
+                        let o = start + r * stride
+                        let v = ((load16(x + o) - m) * s + b) + load16(residual + o)
+                        store16(relu ? zeroWhereNegative(v) : v, y + o)
+                    }
+                } else if relu {
+                    for r in 0..<count {
+                        let o = start + r * stride
+                        store16(zeroWhereNegative((load16(x + o) - m) * s + b), y + o)
+                    }
+                } else {
+                    for r in 0..<count {
+                        let o = start + r * stride
+                        store16((load16(x + o) - m) * s + b, y + o)
+                    }
                 }
-            } else if relu {
-                for r in r0..<r1 {
-                    let v = (load16(x + r * C + c) - m) * s + b
-                    store16(zeroWhereNegative(v), y + r * C + c)
-                }
-            } else {
-                for r in r0..<r1 { store16((load16(x + r * C + c) - m) * s + b, y + r * C + c) }
             }
             c += 16
         }
@@ -459,7 +526,7 @@ private func maskedGradient(_ dy: UnsafeMutablePointer<Float>, _ y: UnsafeMutabl
 
 private func fastBackwardSums(_ dy: UnsafeMutablePointer<Float>, _ x: UnsafeMutablePointer<Float>, _ y: UnsafeMutablePointer<Float>?,
                               _ g: ChannelGeometry, mean: [Float], threads: Int) -> (g: [Double], gx: [Double]) {
-    let C = g.channels, chunks = g.chunks, vectorEnd = C & ~15
+    let C = g.channels, chunks = g.chunks, vectorEnd = C & ~15, stride = g.rowStride
     let params = ChannelParameters([mean])
     defer { params.free() }
     let mp = params.pointers[0]
@@ -473,19 +540,21 @@ private func fastBackwardSums(_ dy: UnsafeMutablePointer<Float>, _ x: UnsafeMuta
             while c < vectorEnd {
                 let m = load16(mp + c)
                 var sg0 = SIMD16<Float>(), sgx0 = SIMD16<Float>()
-                if let y {
-                    for r in rows {
-                        let o = r * C + c
-                        let grad = maskedGradient(dy, y, o)
-                        sg0 += grad
-                        sgx0 += grad * (load16(x + o) - m)
-                    }
-                } else {
-                    for r in rows {
-                        let o = r * C + c
-                        let grad = load16(dy + o)
-                        sg0 += grad
-                        sgx0 += grad * (load16(x + o) - m)
+                g.forEachRun(rows, column: c) { start, count in
+                    if let y {
+                        for r in 0..<count {
+                            let o = start + r * stride
+                            let grad = maskedGradient(dy, y, o)
+                            sg0 += grad
+                            sgx0 += grad * (load16(x + o) - m)
+                        }
+                    } else {
+                        for r in 0..<count {
+                            let o = start + r * stride
+                            let grad = load16(dy + o)
+                            sg0 += grad
+                            sgx0 += grad * (load16(x + o) - m)
+                        }
                     }
                 }
                 for l in 0..<16 {
@@ -524,22 +593,24 @@ private func fastBackwardInput(_ dy: UnsafeMutablePointer<Float>, _ x: UnsafeMut
     let params = ChannelParameters([mean, a, b, cs])
     defer { params.free() }
     let mp = params.pointers[0], ap = params.pointers[1], bp = params.pointers[2], cp = params.pointers[3]
-    let C = g.channels, vectorEnd = C & ~15
+    let C = g.channels, vectorEnd = C & ~15, stride = g.rowStride
     let rowsPerChunk = max(1, 16384 / C)
     parallelChunks(chunkCount(g.rows, grain: rowsPerChunk), threads: g.count >= 32768 ? threads : 1) { range in
         let r0 = range.lowerBound * rowsPerChunk, r1 = min(g.rows, range.upperBound * rowsPerChunk)
         var c = 0
         while c < vectorEnd {
             let m = load16(mp + c), av = load16(ap + c), bv = load16(bp + c), cv = load16(cp + c)
-            if let y {
-                for r in r0..<r1 {
-                    let o = r * C + c
-                    store16(av * (maskedGradient(dy, y, o) - cv) + bv * (load16(x + o) - m), dx + o)
-                }
-            } else {
-                for r in r0..<r1 {
-                    let o = r * C + c
-                    store16(av * (load16(dy + o) - cv) + bv * (load16(x + o) - m), dx + o)
+            g.forEachRun(r0..<r1, column: c) { start, count in
+                if let y {
+                    for r in 0..<count {
+                        let o = start + r * stride
+                        store16(av * (maskedGradient(dy, y, o) - cv) + bv * (load16(x + o) - m), dx + o)
+                    }
+                } else {
+                    for r in 0..<count {
+                        let o = start + r * stride
+                        store16(av * (load16(dy + o) - cv) + bv * (load16(x + o) - m), dx + o)
+                    }
                 }
             }
             c += 16

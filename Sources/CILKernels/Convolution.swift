@@ -1,4 +1,5 @@
-// 2-d convolution without bias: NHWC activations, OIHW weights. Float32 runs oneDNN's
+// 2-d convolution without bias: NHWC (or, in the Winograd engine's residual stages,
+// nChw16c: BlockedLayout.swift) activations, OIHW weights. Float32 runs oneDNN's
 // direct kernels (or, opted in, our own AVX2 kernels for 3x3 stride-1 layers:
 // DirectConvolution.swift); float64, and float32 on the reference path,
 // run the portable loops in ReferenceConvolution.swift, which define the result.
@@ -49,43 +50,68 @@ public struct Conv2DGeometry: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
+/// Activation layouts a convolution takes and gives.
+private func checkActivationLayout(_ layout: Layout, channels: Int, _ name: String) throws {
+    try requireConv(layout == .nhwc || layout == .nChw16c && channels % 16 == 0,
+                    "conv2d \(name) must be NHWC, or nChw16c with a multiple of 16 channels; got \(layout) with \(channels) channels")
+}
+
 extension ComputeEngine {
-    /// Convolution of an NHWC input with OIHW weights; returns NHWC `[N, OH, OW, O]`.
-    public func conv2dForward(_ input: Tensor, weight: Tensor, stride: Int, padding: Int) throws -> Tensor {
-        try requireConv(input.layout == .nhwc && weight.layout == .oihw, "conv2d wants NHWC input and OIHW weight, got \(input.layout)/\(weight.layout)")
+    /// Whether a convolution of this geometry runs on oneDNN, which reads and writes the
+    /// blocked layout natively; the other paths see NHWC copies.
+    private func runsOnDNNL(_ g: Conv2DGeometry, _ dtype: DType) -> Bool {
+        !usesReference(dtype) && g.batch * g.outHeight * g.outWidth * g.outChannels > 0 && g.inChannels > 0 && !runsDirect3x3(g)
+    }
+
+    /// Convolution of an NHWC or nChw16c input with OIHW weights; returns `[N, OH, OW, O]`
+    /// in `outputLayout`.
+    public func conv2dForward(_ input: Tensor, weight: Tensor, stride: Int, padding: Int, outputLayout: Layout = .nhwc) throws -> Tensor {
+        try requireConv(weight.layout == .oihw, "conv2d wants OIHW weight, got \(weight.layout)")
         try requireConv(input.dtype == weight.dtype, "conv2d input is \(input.dtype), weight \(weight.dtype)")
         try requireConv(input.rank == 4 && weight.rank == 4 && input.shape[3] == weight.shape[1],
                         "conv2d input \(input.shape) (NHWC) and weight \(weight.shape) (OIHW) do not fit")
+        try checkActivationLayout(input.layout, channels: input.shape[3], "input")
+        try checkActivationLayout(outputLayout, channels: weight.shape[0], "output")
         let g = Conv2DGeometry(input: input.shape, weight: weight.shape, stride: stride, padding: padding)
         try g.validate()
-        var out = Tensor(uninitialized: g.outputShape, dtype: input.dtype, layout: .nhwc)
+        if (input.layout != .nhwc || outputLayout != .nhwc) && !runsOnDNNL(g, input.dtype) {
+            let out = try conv2dForward(reordered(input, to: .nhwc), weight: weight, stride: stride, padding: padding)
+            return try reordered(out, to: outputLayout)
+        }
+        var out = Tensor(uninitialized: g.outputShape, dtype: input.dtype, layout: outputLayout)
         if usesReference(input.dtype) || out.count == 0 || g.inChannels == 0 {
             ReferenceConvolution.forward(input, weight, &out, g)
         } else if runsDirect3x3(g) {
             try direct3x3Forward(input.storage.raw, oihw: weight.storage.raw, bias: nil, residual: nil, relu: false, into: out.storage.raw, g)
         } else {
-            let plan = try convPrimitive(g, .forward)
+            let plan = try convPrimitive(g, .forward, source: input.layout, destination: outputLayout)
             try plan.run(self, a: input.storage.raw, b: weight.storage.raw, out: out.storage.raw)
         }
         record("conv2d.forward", inputs: [input, weight], output: out, attributes: ["stride": Double(stride), "padding": Double(padding)])
         return out
     }
 
-    /// Gradient with respect to the input (NHWC `geometry.inputShape`), given the NHWC gradient
-    /// of the output and the OIHW weights.
-    public func conv2dBackwardData(_ gradOutput: Tensor, weight: Tensor, geometry g: Conv2DGeometry) throws -> Tensor {
+    /// Gradient with respect to the input (`geometry.inputShape` in `inputLayout`), given the
+    /// gradient of the output (NHWC or nChw16c) and the OIHW weights.
+    public func conv2dBackwardData(_ gradOutput: Tensor, weight: Tensor, geometry g: Conv2DGeometry, inputLayout: Layout = .nhwc) throws -> Tensor {
         try g.validate()
-        try requireConv(gradOutput.layout == .nhwc && weight.layout == .oihw, "conv2d backward-data wants NHWC gradient and OIHW weight")
+        try requireConv(weight.layout == .oihw, "conv2d backward-data wants OIHW weight, got \(weight.layout)")
         try requireConv(gradOutput.shape == g.outputShape, "conv2d gradOutput \(gradOutput.shape) does not match \(g)")
         try requireConv(weight.shape == g.weightShape, "conv2d weight \(weight.shape) does not match \(g)")
         try requireConv(gradOutput.dtype == weight.dtype, "conv2d gradOutput is \(gradOutput.dtype), weight \(weight.dtype)")
-        var out = Tensor(uninitialized: g.inputShape, dtype: gradOutput.dtype, layout: .nhwc)
+        try checkActivationLayout(gradOutput.layout, channels: g.outChannels, "gradOutput")
+        try checkActivationLayout(inputLayout, channels: g.inChannels, "input")
+        if (gradOutput.layout != .nhwc || inputLayout != .nhwc) && !runsOnDNNL(g, gradOutput.dtype) {
+            let out = try conv2dBackwardData(reordered(gradOutput, to: .nhwc), weight: weight, geometry: g)
+            return try reordered(out, to: inputLayout)
+        }
+        var out = Tensor(uninitialized: g.inputShape, dtype: gradOutput.dtype, layout: inputLayout)
         if usesReference(gradOutput.dtype) || gradOutput.count == 0 || out.count == 0 {
             ReferenceConvolution.backwardData(gradOutput, weight, &out, g)
         } else if runsDirect3x3BackwardData(g) {
             try direct3x3BackwardData(gradOutput.storage.raw, oihw: weight.storage.raw, into: out.storage.raw, g)
         } else {
-            let plan = try convPrimitive(g, .backwardData)
+            let plan = try convPrimitive(g, .backwardData, source: inputLayout, destination: gradOutput.layout)
             try plan.run(self, a: gradOutput.storage.raw, b: weight.storage.raw, out: out.storage.raw)
         }
         record("conv2d.backward_data", inputs: [gradOutput, weight], output: out, attributes: ["stride": Double(g.stride), "padding": Double(g.padding)])
@@ -95,17 +121,21 @@ extension ComputeEngine {
     /// Gradient with respect to the weights (OIHW `geometry.weightShape`), summed over the batch.
     public func conv2dBackwardWeights(_ gradOutput: Tensor, input: Tensor, geometry g: Conv2DGeometry) throws -> Tensor {
         try g.validate()
-        try requireConv(gradOutput.layout == .nhwc && input.layout == .nhwc, "conv2d backward-weights wants NHWC tensors")
         try requireConv(gradOutput.shape == g.outputShape, "conv2d gradOutput \(gradOutput.shape) does not match \(g)")
         try requireConv(input.shape == g.inputShape, "conv2d input \(input.shape) does not match \(g)")
         try requireConv(gradOutput.dtype == input.dtype, "conv2d gradOutput is \(gradOutput.dtype), input \(input.dtype)")
+        try checkActivationLayout(gradOutput.layout, channels: g.outChannels, "gradOutput")
+        try checkActivationLayout(input.layout, channels: g.inChannels, "input")
+        if (gradOutput.layout != .nhwc || input.layout != .nhwc) && !runsOnDNNL(g, input.dtype) {
+            return try conv2dBackwardWeights(reordered(gradOutput, to: .nhwc), input: reordered(input, to: .nhwc), geometry: g)
+        }
         var out = Tensor(uninitialized: g.weightShape, dtype: input.dtype, layout: .oihw)
         if usesReference(input.dtype) || gradOutput.count == 0 || out.count == 0 {
             ReferenceConvolution.backwardWeights(gradOutput, input, &out, g)
         } else if runsDirect3x3(g) {
             try direct3x3BackwardWeights(input.storage.raw, gradOutput.storage.raw, into: out.storage.raw, g)
         } else {
-            let plan = try convPrimitive(g, .backwardWeights)
+            let plan = try convPrimitive(g, .backwardWeights, source: input.layout, destination: gradOutput.layout)
             try plan.run(self, a: input.storage.raw, b: gradOutput.storage.raw, out: out.storage.raw)
         }
         record("conv2d.backward_weights", inputs: [gradOutput, input], output: out, attributes: ["stride": Double(g.stride), "padding": Double(g.padding)])
@@ -114,15 +144,17 @@ extension ComputeEngine {
 
     /// The cached oneDNN primitive for one geometry and pass, created on first use. Backward
     /// passes are created with the forward primitive descriptor as hint, as oneDNN requires.
-    func convPrimitive(_ g: Conv2DGeometry, _ kind: ConvPrimitive.Kind) throws -> ConvPrimitive {
+    /// `source` and `destination` are the layouts of the convolution's input and output
+    /// activations (or their gradients).
+    func convPrimitive(_ g: Conv2DGeometry, _ kind: ConvPrimitive.Kind, source: Layout = .nhwc, destination: Layout = .nhwc) throws -> ConvPrimitive {
         let winograd = runsWinograd(g)
-        let key = "conv2d|\(g)|\(kind.rawValue)|\(winograd ? "winograd" : "direct")"
+        let key = "conv2d|\(g)|\(kind.rawValue)|\(source.rawValue)>\(destination.rawValue)|\(winograd ? "winograd" : "direct")"
         if let plan = primitiveCache[key] as? ConvPrimitive { return plan }
-        let hint = kind == .forward ? nil : try convPrimitive(g, .forward)
+        let hint = kind == .forward ? nil : try convPrimitive(g, .forward, source: source, destination: destination)
         // A geometry oneDNN's Winograd kernels turn down (an odd batch blocking, say) runs
         // direct; the choice depends on the shape only, so it is the same in every run.
-        let plan = try (winograd ? try? ConvPrimitive(kind, g, engine: dnnlEngine, forwardHint: hint, winograd: true) : nil)
-            ?? ConvPrimitive(kind, g, engine: dnnlEngine, forwardHint: hint)
+        let plan = try (winograd ? try? ConvPrimitive(kind, g, engine: dnnlEngine, forwardHint: hint, winograd: true, source: source, destination: destination) : nil)
+            ?? ConvPrimitive(kind, g, engine: dnnlEngine, forwardHint: hint, source: source, destination: destination)
         primitiveCache[key] = plan
         return plan
     }
@@ -224,6 +256,34 @@ func withUserScratchpadAttr<R>(_ body: (dnnl_primitive_attr_t) throws -> R) thro
     return try body(attr!)
 }
 
+/// oneDNN's tag for an activation layout (dimensions in its N, C, H, W order).
+func dnnlActivationTag(_ layout: Layout) -> dnnl_format_tag_t {
+    layout == .nChw16c ? dnnl_aBcd16b : dnnl_nhwc
+}
+
+/// The user-side and compute-side memory descriptors of a convolution's activations in
+/// `source` and `destination` layouts. oneDNN 2.6 has no fast kernel that reads one layout
+/// and writes the other (it falls back to its reference loops), so a convolution entering
+/// a blocked stage computes blocked on both sides: a 16-channel NHWC side is described as
+/// nChw16c, which has the same memory order, and any other NHWC side is reordered.
+/// Winograd picks its own layouts (`format_tag_any`).
+func convolutionActivationDescs(_ g: Conv2DGeometry, source: Layout, destination: Layout, winograd: Bool) throws
+    -> (userSource: dnnl_memory_desc_t, userDestination: dnnl_memory_desc_t, source: dnnl_memory_desc_t, destination: dnnl_memory_desc_t) {
+    let srcDims = [g.batch, g.inChannels, g.height, g.width], dstDims = [g.batch, g.outChannels, g.outHeight, g.outWidth]
+    let mixed = source != destination
+    func user(_ dims: [Int], _ layout: Layout, _ channels: Int) throws -> dnnl_memory_desc_t {
+        try dnnlMemoryDesc(dims, mixed && channels == 16 ? dnnl_aBcd16b : dnnlActivationTag(layout))
+    }
+    let userSource = try user(srcDims, source, g.inChannels), userDestination = try user(dstDims, destination, g.outChannels)
+    if winograd {
+        return (userSource, userDestination, try dnnlMemoryDesc(srcDims, dnnl_format_tag_any), try dnnlMemoryDesc(dstDims, dnnl_format_tag_any))
+    }
+    if mixed {
+        return (userSource, userDestination, try dnnlMemoryDesc(srcDims, dnnl_aBcd16b), try dnnlMemoryDesc(dstDims, dnnl_aBcd16b))
+    }
+    return (userSource, userDestination, userSource, userDestination)
+}
+
 func dnnlMemoryDesc(_ dims: [Int], _ tag: dnnl_format_tag_t) throws -> dnnl_memory_desc_t {
     var md = dnnl_memory_desc_t()
     try dnnlCheck(dnnl_memory_desc_init_by_tag(&md, Int32(dims.count), dims.map(Int64.init), dnnl_f32, tag), "dnnl_memory_desc_init_by_tag")
@@ -241,7 +301,7 @@ func dnnlReorder(from src: DNNLMemory, _ srcMD: dnnl_memory_desc_t, to dst: DNNL
 }
 
 /// One pass (forward, backward-data or backward-weights) of one convolution geometry.
-/// Activations are NHWC; the weights take whatever layout oneDNN picks for this pass
+/// Activations are in the caller's layouts (NHWC or nChw16c); the weights take whatever layout oneDNN picks for this pass
 /// (`format_tag_any`), with a cached reorder from or to plain OIHW when that differs.
 ///
 /// Each run binds the caller's buffers as (a, b, out):
@@ -263,24 +323,24 @@ final class ConvPrimitive {
     private let weights: DNNLMemory?
     private let reorder: DNNLOp?
     /// Winograd only: the activations in oneDNN's blocked layout (nChw16c), reordered from
-    /// the caller's NHWC before the conv (inputs) and back after it (output).
+    /// the caller's NHWC before the conv (inputs) and back after it (output); none for
+    /// arguments the caller already gives blocked.
     private let activationReorders: (before: [DNNLOp], after: DNNLOp?)
     private let blockedActivations: [DNNLMemory]
 
-    init(_ kind: Kind, _ g: Conv2DGeometry, engine: dnnl_engine_t, forwardHint: ConvPrimitive?, winograd: Bool = false) throws {
+    init(_ kind: Kind, _ g: Conv2DGeometry, engine: dnnl_engine_t, forwardHint: ConvPrimitive?, winograd: Bool = false,
+         source: Layout = .nhwc, destination: Layout = .nhwc) throws {
         self.kind = kind
         // Logical dimensions in oneDNN's order (N, C, H, W); the tag gives the memory layout.
-        let srcDims = [g.batch, g.inChannels, g.height, g.width], dstDims = [g.batch, g.outChannels, g.outHeight, g.outWidth]
-        let srcMD = try dnnlMemoryDesc(srcDims, dnnl_nhwc)
-        let dstMD = try dnnlMemoryDesc(dstDims, dnnl_nhwc)
+        let descs = try convolutionActivationDescs(g, source: source, destination: destination, winograd: winograd)
+        let srcMD = descs.userSource, dstMD = descs.userDestination
         let plainWeightsMD = try dnnlMemoryDesc(g.weightShape, dnnl_oihw)
         let anyWeightsMD = try dnnlMemoryDesc(g.weightShape, dnnl_format_tag_any)
 
         let pd = winograd
-            ? try Self.createPD(kind, g, src: try dnnlMemoryDesc(srcDims, dnnl_format_tag_any), weights: anyWeightsMD,
-                                dst: try dnnlMemoryDesc(dstDims, dnnl_format_tag_any),
+            ? try Self.createPD(kind, g, src: descs.source, weights: anyWeightsMD, dst: descs.destination,
                                 engine: engine, hint: forwardHint?.conv.pd, algorithms: [dnnl_convolution_winograd])
-            : try Self.createPD(kind, g, src: srcMD, weights: anyWeightsMD, dst: dstMD, engine: engine, hint: forwardHint?.conv.pd)
+            : try Self.createPD(kind, g, src: descs.source, weights: anyWeightsMD, dst: descs.destination, engine: engine, hint: forwardHint?.conv.pd)
         // Until DNNLOp takes `pd` over, this init owns it and must free it on failure.
         var pdOwned = true
         do {
@@ -303,12 +363,13 @@ final class ConvPrimitive {
             // bound through `b` (fwd/bwd-data) or `out` (bwd-weights).
             let convWeights = weights ?? (kind == .backwardWeights ? out : b)
 
-            // Activation arguments: the caller's NHWC buffers, or for Winograd blocked
-            // copies with reorders from (inputs) and to (output) the caller's buffers. The
-            // copies are kept here: the conv's arguments hold only their raw handles.
+            // Activation arguments: the caller's buffers, or blocked copies (Winograd, and
+            // the NHWC side of a convolution into or out of a blocked stage) with reorders
+            // from (inputs) and to (output) the caller's buffers. The copies are kept here:
+            // the conv's arguments hold only their raw handles.
             var before: [DNNLOp] = [], after: DNNLOp? = nil, blocked: [DNNLMemory] = []
             func blockedCopy(_ user: DNNLMemory, _ userMD: dnnl_memory_desc_t, _ query: dnnl_query_t, isOutput: Bool) throws -> DNNLMemory {
-                guard winograd, var md = dnnl_primitive_desc_query_md(pd, query, 0)?.pointee else { return user }
+                guard var md = dnnl_primitive_desc_query_md(pd, query, 0)?.pointee else { return user }
                 var plain = userMD
                 if dnnl_memory_desc_equal(&md, &plain) != 0 { return user }
                 let copy = try DNNLMemory(md, engine: engine, allocate: true)

@@ -1,5 +1,5 @@
-// Elementwise kernels on same-shape tensors of any rank and layout. The output keeps the
-// first operand's shape and layout. Fast path: SIMD16 loops over ~64 KB chunks, split over
+// Elementwise kernels on same-shape tensors of any rank and layout (both operands blocked
+// nChw16c or neither). The output keeps the first operand's shape and layout. Fast path: SIMD16 loops over ~64 KB chunks, split over
 // the engine's threads for tensors large enough to pay for it (no reductions, so the
 // chunking cannot change any bit). Reference path: one float64 expression per element,
 // rounded to the element type.
@@ -71,7 +71,8 @@ extension ComputeEngine {
                              attributes: @autoclosure () -> [String: Double] = [:], reference: (Double, Double) -> Double,
                              vector: (SIMD16<Float>, SIMD16<Float>) -> SIMD16<Float>, scalar: (Float, Float) -> Float) -> Tensor {
         if let b {
-            precondition(a.shape == b.shape && a.dtype == b.dtype, "\(kind): operands \(a.dtype) \(a.shape) and \(b.dtype) \(b.shape) differ")
+            precondition(a.shape == b.shape && a.dtype == b.dtype && (a.layout == .nChw16c) == (b.layout == .nChw16c),
+                         "\(kind): operands \(a.dtype) \(a.layout) \(a.shape) and \(b.dtype) \(b.layout) \(b.shape) differ")
         }
         let other = b ?? a
         let out = Tensor(uninitialized: a.shape, dtype: a.dtype, layout: a.layout)
@@ -133,7 +134,7 @@ extension ComputeEngine {
 
     /// accumulator += x, in place (copies the accumulator first only if its storage is shared).
     public func addInPlace(_ accumulator: inout Tensor, _ x: Tensor) {
-        precondition(accumulator.shape == x.shape && accumulator.dtype == x.dtype,
+        precondition(accumulator.shape == x.shape && accumulator.dtype == x.dtype && (accumulator.layout == .nChw16c) == (x.layout == .nChw16c),
                      "addInPlace: accumulator \(accumulator.dtype) \(accumulator.shape) and \(x.dtype) \(x.shape) differ")
         let n = x.count
         if usesReference(x.dtype) {

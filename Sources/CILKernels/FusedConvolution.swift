@@ -6,19 +6,27 @@ import Foundation
 /// optional ReLU (eltwise post-op), in one pass over the output. Teacher forwards and test
 /// evaluation run through it, which is why it has no backward.
 extension ComputeEngine {
-    /// y = [relu](conv(x, W) + b [+ residual]) for NHWC `x`, OIHW `W`, bias [O].
+    /// y = [relu](conv(x, W) + b [+ residual]) for `x` (NHWC or nChw16c), OIHW `W`, bias [O];
+    /// y and the residual are in `outputLayout`.
     public func conv2dInference(_ input: Tensor, weight: Tensor, bias: Tensor, stride: Int, padding: Int,
-                                residual: Tensor?, relu: Bool) throws -> Tensor {
-        guard input.layout == .nhwc, weight.layout == .oihw, input.rank == 4, weight.rank == 4, input.shape[3] == weight.shape[1],
-              bias.count == weight.shape[0], input.dtype == weight.dtype, bias.dtype == input.dtype else {
-            throw KernelError.invalidArgument("conv2dInference: input \(input.shape) \(input.layout), weight \(weight.shape) \(weight.layout), bias \(bias.shape)")
+                                residual: Tensor?, relu: Bool, outputLayout: Layout = .nhwc) throws -> Tensor {
+        let blockable = { (layout: Layout, channels: Int) in layout == .nhwc || layout == .nChw16c && channels % 16 == 0 }
+        guard input.rank == 4, weight.rank == 4, blockable(input.layout, input.shape[3]), weight.layout == .oihw, input.shape[3] == weight.shape[1],
+              blockable(outputLayout, weight.shape[0]), bias.count == weight.shape[0], input.dtype == weight.dtype, bias.dtype == input.dtype else {
+            throw KernelError.invalidArgument("conv2dInference: input \(input.shape) \(input.layout), weight \(weight.shape) \(weight.layout), bias \(bias.shape), output \(outputLayout)")
         }
         let g = Conv2DGeometry(input: input.shape, weight: weight.shape, stride: stride, padding: padding)
         try g.validate()
-        if let residual, residual.shape != g.outputShape || residual.dtype != input.dtype {
-            throw KernelError.invalidArgument("conv2dInference: residual \(residual.shape) for output \(g.outputShape)")
+        if let residual, residual.shape != g.outputShape || residual.dtype != input.dtype || residual.layout != outputLayout {
+            throw KernelError.invalidArgument("conv2dInference: residual \(residual.shape) \(residual.layout) for output \(g.outputShape) \(outputLayout)")
         }
-        var out = Tensor(uninitialized: g.outputShape, dtype: input.dtype, layout: .nhwc)
+        let onDNNL = !(usesReference(input.dtype) || g.batch * g.outHeight * g.outWidth * g.outChannels == 0 || g.inChannels == 0 || runsDirect3x3(g))
+        if (input.layout != .nhwc || outputLayout != .nhwc) && !onDNNL {
+            let out = try conv2dInference(reordered(input, to: .nhwc), weight: weight, bias: bias, stride: stride, padding: padding,
+                                          residual: residual.map { try reordered($0, to: .nhwc) }, relu: relu)
+            return try reordered(out, to: outputLayout)
+        }
+        var out = Tensor(uninitialized: g.outputShape, dtype: input.dtype, layout: outputLayout)
         if usesReference(input.dtype) || out.count == 0 || g.inChannels == 0 {
             ReferenceConvolution.forward(input, weight, &out, g)
             switch input.dtype {
@@ -30,12 +38,14 @@ extension ComputeEngine {
                                  relu: relu, into: out.storage.raw, g)
         } else {
             let winograd = runsWinograd(g)
-            let key = "conv2d_inference|\(g)|sum=\(residual != nil)|relu=\(relu)|\(winograd ? "winograd" : "direct")"
+            let layouts = "\(input.layout.rawValue)>\(outputLayout.rawValue)"
+            let key = "conv2d_inference|\(g)|sum=\(residual != nil)|relu=\(relu)|\(layouts)|\(winograd ? "winograd" : "direct")"
             let plan: FusedConvPrimitive
             if let cached = primitiveCache[key] as? FusedConvPrimitive { plan = cached } else {
                 // As in training, a geometry the Winograd kernels turn down runs direct.
-                plan = try (winograd ? try? FusedConvPrimitive(g, sum: residual != nil, relu: relu, engine: dnnlEngine, winograd: true) : nil)
-                    ?? FusedConvPrimitive(g, sum: residual != nil, relu: relu, engine: dnnlEngine)
+                plan = try (winograd ? try? FusedConvPrimitive(g, sum: residual != nil, relu: relu, engine: dnnlEngine, winograd: true,
+                                                               source: input.layout, destination: outputLayout) : nil)
+                    ?? FusedConvPrimitive(g, sum: residual != nil, relu: relu, engine: dnnlEngine, source: input.layout, destination: outputLayout)
                 primitiveCache[key] = plan
             }
             try plan.run(self, input: input.storage.raw, weight: weight.storage.raw, bias: bias.storage.raw, residual: residual?.storage.raw,
@@ -67,11 +77,12 @@ final class FusedConvPrimitive {
     private let src: DNNLMemory, plainWeights: DNNLMemory, bias: DNNLMemory, dst: DNNLMemory
     private let weights: DNNLMemory?
     private let reorder: DNNLOp?
-    /// Winograd only (WinogradConvolution.swift): src and dst live in oneDNN's blocked layout;
-    /// the caller's NHWC input is reordered in, the residual (if any) reordered into the
-    /// blocked dst for the sum post-op, and the result reordered out to the caller's NHWC.
-    private let blocked: (src: DNNLMemory, dst: DNNLMemory, srcIn: DNNLOp, residualIn: DNNLOp?, dstOut: DNNLOp,
-                          userSrc: DNNLMemory, userResidual: DNNLMemory, userDst: DNNLMemory)?
+    /// Winograd only (WinogradConvolution.swift): src and dst live in oneDNN's blocked layout.
+    /// A caller's NHWC input is reordered in; for an NHWC output the residual (if any) is
+    /// reordered into a blocked dst for the sum post-op and the result reordered out.
+    /// Arguments the caller gives blocked are bound directly and need neither.
+    private let blockedSource: (copy: DNNLMemory, user: DNNLMemory, reorderIn: DNNLOp)?
+    private let blockedDestination: (copy: DNNLMemory, userResidual: DNNLMemory, userDst: DNNLMemory, residualIn: DNNLOp?, reorderOut: DNNLOp)?
     /// Winograd only: oneDNN's weight transform costs ~0.4 ms a call, and a teacher's or an
     /// evaluation's weights do not change between calls, so transformed weights are kept by
     /// content: a digest of the plain weights, confirmed by comparing a copy of them byte for
@@ -82,13 +93,13 @@ final class FusedConvPrimitive {
     private let plainWeightsBytes: Int, outputBytes: Int
     private static let transformedWeightsLimit = 32
 
-    init(_ g: Conv2DGeometry, sum: Bool, relu: Bool, engine: dnnl_engine_t, winograd: Bool = false) throws {
+    init(_ g: Conv2DGeometry, sum: Bool, relu: Bool, engine: dnnl_engine_t, winograd: Bool = false,
+         source: Layout = .nhwc, destination: Layout = .nhwc) throws {
         // Logical dimensions in oneDNN's order (N, C, H, W); the tag gives the memory layout.
-        let srcDims = [g.batch, g.inChannels, g.height, g.width], dstDims = [g.batch, g.outChannels, g.outHeight, g.outWidth]
-        let userSrcMD = try dnnlMemoryDesc(srcDims, dnnl_nhwc)
-        let userDstMD = try dnnlMemoryDesc(dstDims, dnnl_nhwc)
-        var srcMD = winograd ? try dnnlMemoryDesc(srcDims, dnnl_format_tag_any) : userSrcMD
-        var dstMD = winograd ? try dnnlMemoryDesc(dstDims, dnnl_format_tag_any) : userDstMD
+        let dstDims = [g.batch, g.outChannels, g.outHeight, g.outWidth]
+        let descs = try convolutionActivationDescs(g, source: source, destination: destination, winograd: winograd)
+        let userSrcMD = descs.userSource, userDstMD = descs.userDestination
+        var srcMD = descs.source, dstMD = descs.destination
         var anyWeightsMD = try dnnlMemoryDesc(g.weightShape, dnnl_format_tag_any)
         var biasMD = try dnnlMemoryDesc([g.outChannels], dnnl_a)
         let plainWeightsMD = try dnnlMemoryDesc(g.weightShape, dnnl_oihw)
@@ -123,23 +134,29 @@ final class FusedConvPrimitive {
             let needsReorder = dnnl_memory_desc_equal(&chosen, &plain) == 0
             plainWeights = try DNNLMemory(plainWeightsMD, engine: engine, allocate: false)
             bias = try DNNLMemory(biasMD, engine: engine, allocate: false)
-            if winograd {
-                guard let chosenSrc = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0)?.pointee,
-                      let chosenDst = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0)?.pointee else {
-                    throw KernelError.dnnl(call: "dnnl_primitive_desc_query_md(src/dst)", status: Int32(dnnl_runtime_error.rawValue))
-                }
+            guard var chosenSrc = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0)?.pointee,
+                  var chosenDst = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0)?.pointee else {
+                throw KernelError.dnnl(call: "dnnl_primitive_desc_query_md(src/dst)", status: Int32(dnnl_runtime_error.rawValue))
+            }
+            var userSrc = userSrcMD, userDst = userDstMD
+            if dnnl_memory_desc_equal(&chosenSrc, &userSrc) != 0 {
+                src = try DNNLMemory(userSrcMD, engine: engine, allocate: false)
+                blockedSource = nil
+            } else {
                 src = try DNNLMemory(chosenSrc, engine: engine, allocate: true)
+                let user = try DNNLMemory(userSrcMD, engine: engine, allocate: false)
+                blockedSource = (src, user, try dnnlReorder(from: user, userSrcMD, to: src, chosenSrc, engine: engine))
+            }
+            if dnnl_memory_desc_equal(&chosenDst, &userDst) != 0 {
+                dst = try DNNLMemory(userDstMD, engine: engine, allocate: false)
+                blockedDestination = nil
+            } else {
                 dst = try DNNLMemory(chosenDst, engine: engine, allocate: true)
-                let userSrc = try DNNLMemory(userSrcMD, engine: engine, allocate: false)
                 let userResidual = try DNNLMemory(userDstMD, engine: engine, allocate: false)
                 let userDst = try DNNLMemory(userDstMD, engine: engine, allocate: false)
-                blocked = (src, dst, try dnnlReorder(from: userSrc, userSrcMD, to: src, chosenSrc, engine: engine),
-                           sum ? try dnnlReorder(from: userResidual, userDstMD, to: dst, chosenDst, engine: engine) : nil,
-                           try dnnlReorder(from: dst, chosenDst, to: userDst, userDstMD, engine: engine), userSrc, userResidual, userDst)
-            } else {
-                src = try DNNLMemory(srcMD, engine: engine, allocate: false)
-                dst = try DNNLMemory(dstMD, engine: engine, allocate: false)
-                blocked = nil
+                blockedDestination = (dst, userResidual, userDst,
+                                      sum ? try dnnlReorder(from: userResidual, userDstMD, to: dst, chosenDst, engine: engine) : nil,
+                                      try dnnlReorder(from: dst, chosenDst, to: userDst, userDstMD, engine: engine))
             }
             let ownWeights = needsReorder ? try DNNLMemory(chosen, engine: engine, allocate: true) : nil
             weights = ownWeights
@@ -208,18 +225,21 @@ final class FusedConvPrimitive {
                 try reorder.execute(engine.dnnlStream)
             }
         }
-        if let blocked {
-            try blocked.userSrc.bind(input)
-            try blocked.userDst.bind(out)
-            try blocked.srcIn.execute(engine.dnnlStream)
-            if let residual, let residualIn = blocked.residualIn {
-                try blocked.userResidual.bind(residual)
+        if let blockedSource {
+            try blockedSource.user.bind(input)
+            try blockedSource.reorderIn.execute(engine.dnnlStream)
+        } else {
+            try src.bind(input)
+        }
+        if let blockedDestination {
+            try blockedDestination.userDst.bind(out)
+            if let residual, let residualIn = blockedDestination.residualIn {
+                try blockedDestination.userResidual.bind(residual)
                 try residualIn.execute(engine.dnnlStream)
             }
             try conv.execute(engine.dnnlStream)
-            try blocked.dstOut.execute(engine.dnnlStream)
+            try blockedDestination.reorderOut.execute(engine.dnnlStream)
         } else {
-            try src.bind(input)
             try dst.bind(out)
             if let residual { out.copyMemory(from: residual, byteCount: outputBytes) }
             try conv.execute(engine.dnnlStream)

@@ -27,7 +27,7 @@ public struct KernelCall: @unchecked Sendable {
         "batchNormTraining", "batchNormReLUTraining", "batchNormTrainingBackward", "batchNormReLUTrainingBackward",
         "batchNormAddTraining", "batchNormAddReLUTraining",
         "batchNormInference", "batchNormInferenceBackward", "matmul",
-        "add", "subtract", "multiply", "scale", "axpby", "relu", "reluBackward", "addReLU",
+        "add", "subtract", "multiply", "scale", "axpby", "relu", "reluBackward", "addReLU", "reorder",
     ]
 
     public var isCapturable: Bool { Self.capturableKinds.contains(kind) }
@@ -64,12 +64,12 @@ public struct KernelCall: @unchecked Sendable {
         switch kind {
         case "conv2d.forward":
             try need(2)
-            return try engine.conv2dForward(x[0], weight: x[1], stride: int("stride"), padding: int("padding"))
+            return try engine.conv2dForward(x[0], weight: x[1], stride: int("stride"), padding: int("padding"), outputLayout: output.layout)
         case "conv2d.backward_data":
             try need(2)
             try rank4(output.shape, x[1].shape)
             let g = Conv2DGeometry(input: output.shape, weight: x[1].shape, stride: try int("stride"), padding: try int("padding"))
-            return try engine.conv2dBackwardData(x[0], weight: x[1], geometry: g)
+            return try engine.conv2dBackwardData(x[0], weight: x[1], geometry: g, inputLayout: output.layout)
         case "conv2d.backward_weights":
             try need(2)
             try rank4(x[1].shape, output.shape)
@@ -78,7 +78,7 @@ public struct KernelCall: @unchecked Sendable {
         case "conv2d.inference":
             guard x.count == 3 || x.count == 4 else { throw KernelError.invalidArgument("conv2d.inference wants 3 or 4 inputs, got \(x.count)") }
             return try engine.conv2dInference(x[0], weight: x[1], bias: x[2], stride: int("stride"), padding: int("padding"),
-                                              residual: x.count == 4 ? x[3] : nil, relu: attribute("relu") != 0)
+                                              residual: x.count == 4 ? x[3] : nil, relu: attribute("relu") != 0, outputLayout: output.layout)
         case "batchNormTraining":
             try need(3)
             return try engine.batchNormTraining(x[0], gamma: x[1], beta: x[2], epsilon: attribute("epsilon")).output
@@ -111,6 +111,9 @@ public struct KernelCall: @unchecked Sendable {
                 throw KernelError.invalidArgument("matmul operands \(x[0].shape) and \(x[1].shape) do not fit")
             }
             return engine.matmul(x[0], x[1], transposeA: ta, transposeB: tb)
+        case "reorder":
+            try need(1)
+            return try engine.reordered(x[0], to: output.layout)
         case "add": return try elementwise(2) { engine.add(x[0], x[1]) }
         case "subtract": return try elementwise(2) { engine.subtract(x[0], x[1]) }
         case "multiply": return try elementwise(2) { engine.multiply(x[0], x[1]) }

@@ -7,15 +7,21 @@ public enum DType: String, Sendable, Hashable, Codable {
     public var byteWidth: Int { self == .float32 ? 4 : 8 }
 }
 
-/// How a 4-d tensor's axes are laid out in memory. Activations are NHWC end to end (oneDNN
-/// keeps its fast direct kernels only when activations stay channel-innermost); convolution
-/// weights are OIHW, as in PyTorch checkpoints. Everything else is plain row-major.
+/// How a 4-d tensor's axes are laid out in memory. Activations are NHWC (oneDNN keeps its
+/// fast direct kernels only when activations stay channel-innermost), except inside the
+/// residual stages of the Winograd engine, which keeps them in oneDNN's blocked nChw16c
+/// (BlockedLayout.swift); convolution weights are OIHW, as in PyTorch checkpoints.
+/// Everything else is plain row-major.
 public enum Layout: String, Sendable, Hashable, Codable {
     case plain, nhwc, oihw
+    /// Logical shape [N, H, W, C] (as for `.nhwc`), memory [N][C/16][H][W][16]: channel c of
+    /// pixel (n, h, w) sits at ((n·C/16 + c/16)·H + h)·W·16 + w·16 + c%16. C is a multiple of 16.
+    case nChw16c
 }
 
 /// A dense row-major tensor with value semantics (copy-on-write storage).
-/// `shape` lists the axes in memory order: [N, H, W, C] for `.nhwc`, [O, I, KH, KW] for `.oihw`.
+/// `shape` lists the axes in memory order: [N, H, W, C] for `.nhwc`, [O, I, KH, KW] for `.oihw`;
+/// a `.nChw16c` tensor has the logical shape [N, H, W, C] and its own memory order.
 public struct Tensor: @unchecked Sendable {
     public private(set) var shape: [Int]
     public private(set) var layout: Layout
@@ -118,6 +124,10 @@ public struct Tensor: @unchecked Sendable {
 
     public func reshaped(_ newShape: [Int], layout newLayout: Layout = .plain) -> Tensor {
         precondition(newShape.reduce(1, *) == count, "cannot reshape \(shape) to \(newShape)")
+        // A blocked tensor's elements are not in row-major order: reinterpreting them would
+        // scramble channels silently. Reorder to NHWC first (ComputeEngine.reordered).
+        precondition((layout == .nChw16c) == (newLayout == .nChw16c) && (layout != .nChw16c || newShape == shape),
+                     "cannot reshape a \(layout) tensor to \(newLayout) \(newShape)")
         var t = self
         t.shape = newShape
         t.layout = newLayout

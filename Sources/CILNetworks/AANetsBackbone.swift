@@ -34,10 +34,12 @@ public final class AANetsBackbone: Backbone {
         for k in stable.levels.indices {
             let s = try stable.levels[k].forward(g, h, mode: mode)
             let p = try plastic.levels[k].forward(g, h, mode: mode)
+            // Both branches give the same layout (same widths); the mixed map stays in it for
+            // the next level, and methods see it in NHWC.
             h = g.aggregate(stable: s, plastic: p, alpha: g.parameter(alphas[k]))
-            stages.append(h)
+            stages.append(try g.reordered(h, to: .nhwc))
         }
-        return BackboneFeatures(stages: stages, pooled: g.globalAveragePool(h))
+        return BackboneFeatures(stages: stages, pooled: g.globalAveragePool(stages[stages.count - 1]))
     }
 
     /// A deep copy (the frozen teacher of the next phase keeps its own α).

@@ -8,12 +8,12 @@ extension Graph {
     func foldsBatchNorm(_ mode: Mode) -> Bool { mode == .evaluation && !recordsGradients && engine.path == .fast }
 
     /// relu?(BN(conv(x)) [+ residual]) in one kernel; only for `foldsBatchNorm` forwards.
-    func foldedConvBatchNorm(_ x: Var, conv: Conv2D, bn: BatchNorm, residual: Var?, relu: Bool) throws -> Var {
+    func foldedConvBatchNorm(_ x: Var, conv: Conv2D, bn: BatchNorm, residual: Var?, relu: Bool, outputLayout: Layout = .nhwc) throws -> Var {
         var weight = conv.weight.value
         if let scales = conv.scales { weight = engine.scaleKernels(weight, scales: scales.value) }
         let (folded, bias) = Self.fold(weight, bn)
         return constant(try engine.conv2dInference(self[x], weight: folded, bias: bias, stride: conv.stride, padding: conv.padding,
-                                                   residual: residual.map { self[$0] }, relu: relu))
+                                                   residual: residual.map { self[$0] }, relu: relu, outputLayout: outputLayout))
     }
 
     static func fold(_ weight: Tensor, _ bn: BatchNorm) -> (weight: Tensor, bias: Tensor) {

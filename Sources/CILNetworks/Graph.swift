@@ -53,8 +53,16 @@ public final class Graph {
         guard requiresGradient[v.id] else { return }
         let value = values[v.id]
         precondition(gradient.shape == value.shape, "gradient \(gradient.shape) for value \(value.shape)")
-        // A gradient has its value's layout, whatever op produced it.
-        let gradient = gradient.layout == value.layout ? gradient : gradient.reshaped(value.shape, layout: value.layout)
+        // A gradient has its value's layout, whatever op produced it: relabelled where the
+        // element order is the same, moved where one side is blocked (nChw16c).
+        var gradient = gradient
+        if (gradient.layout == .nChw16c) != (value.layout == .nChw16c) {
+            guard let moved = try? engine.reordered(gradient, to: value.layout == .nChw16c ? .nChw16c : .nhwc) else {
+                preconditionFailure("gradient \(gradient.layout) \(gradient.shape) cannot take the layout of its value, \(value.layout)")
+            }
+            gradient = moved
+        }
+        if gradient.layout != value.layout { gradient = gradient.reshaped(value.shape, layout: value.layout) }
         if gradients[v.id] == nil {
             gradients[v.id] = gradient
         } else {

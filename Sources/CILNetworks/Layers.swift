@@ -31,11 +31,16 @@ public final class Conv2D: Module {
     }
 
     public var parameters: [Parameter] { [weight] + (scales.map { [$0] } ?? []) }
+    public var outChannels: Int { weight.value.shape[0] }
 
     public func forward(_ g: Graph, _ x: Var, mode: Mode) throws -> Var {
+        try forward(g, x, mode: mode, outputLayout: .nhwc)
+    }
+
+    public func forward(_ g: Graph, _ x: Var, mode: Mode, outputLayout: Layout) throws -> Var {
         var w = g.parameter(weight)
         if let scales { w = g.scaleKernels(w, scales: g.parameter(scales)) }
-        return try g.conv2d(x, weight: w, stride: stride, padding: padding)
+        return try g.conv2d(x, weight: w, stride: stride, padding: padding, outputLayout: outputLayout)
     }
 
     /// With `spec.stableConvolutions`, the copy is the stable-branch version: the same

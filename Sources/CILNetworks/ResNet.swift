@@ -37,14 +37,21 @@ public final class BasicBlock: Module {
             + (shortcut.map { $0.conv.parameters + $0.bn.parameters } ?? [])
     }
 
+    /// The output is in the engine's activation layout for this block's width (blocked
+    /// nChw16c in the Winograd engine's wide stages, BlockedLayout.swift); the input may be
+    /// in either layout.
     public func forward(_ g: Graph, _ x: Var, mode: Mode) throws -> Var {
+        let layout = g.engine.activationLayout(channels: conv2.outChannels, dtype: g[x].dtype)
         if g.foldsBatchNorm(mode), g[x].dtype == .float32 {
-            let identity = try shortcut.map { try g.foldedConvBatchNorm(x, conv: $0.conv, bn: $0.bn, residual: nil, relu: false) } ?? x
-            let h = try g.foldedConvBatchNorm(x, conv: conv1, bn: bn1, residual: nil, relu: bn1.fusedReLU)
-            return try g.foldedConvBatchNorm(h, conv: conv2, bn: bn2, residual: identity, relu: finalReLU)
+            let identity = try shortcut.map { try g.foldedConvBatchNorm(x, conv: $0.conv, bn: $0.bn, residual: nil, relu: false, outputLayout: layout) }
+                ?? g.reordered(x, to: layout)
+            let h = try g.foldedConvBatchNorm(x, conv: conv1, bn: bn1, residual: nil, relu: bn1.fusedReLU, outputLayout: layout)
+            return try g.foldedConvBatchNorm(h, conv: conv2, bn: bn2, residual: identity, relu: finalReLU, outputLayout: layout)
         }
-        let h = try conv2.forward(g, bn1.forward(g, conv1.forward(g, x, mode: mode), mode: mode), mode: mode)
-        let identity = try shortcut.map { try $0.bn.forward(g, $0.conv.forward(g, x, mode: mode), mode: mode) } ?? x
+        let h1 = try bn1.forward(g, conv1.forward(g, x, mode: mode, outputLayout: layout), mode: mode)
+        let h = try conv2.forward(g, h1, mode: mode, outputLayout: layout)
+        let identity = try shortcut.map { try $0.bn.forward(g, $0.conv.forward(g, x, mode: mode, outputLayout: layout), mode: mode) }
+            ?? g.reordered(x, to: layout)
         return try bn2.forward(g, h, adding: identity, relu: finalReLU, mode: mode)
     }
 
@@ -146,14 +153,16 @@ public final class ResNet: Backbone {
     public var parameters: [Parameter] { levels.flatMap(\.parameters) }
     public var featureDimension: Int { architecture.featureDimension }
 
+    /// A level's output may be blocked (BasicBlock) and goes on to the next level as it is;
+    /// the stage maps methods see are NHWC.
     public func features(_ g: Graph, _ images: Var, mode: Mode) throws -> BackboneFeatures {
         var h = images
         var stages: [Var] = []
         for level in levels {
             h = try level.forward(g, h, mode: mode)
-            stages.append(h)
+            stages.append(try g.reordered(h, to: .nhwc))
         }
-        return BackboneFeatures(stages: stages, pooled: g.globalAveragePool(h))
+        return BackboneFeatures(stages: stages, pooled: g.globalAveragePool(stages[stages.count - 1]))
     }
 
     public func clone(_ spec: CloneSpec) -> ResNet {

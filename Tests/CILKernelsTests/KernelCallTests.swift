@@ -28,10 +28,17 @@ import Testing
         let y = try engine.batchNormReLUTraining(x, gamma: gamma, beta: beta).output
         let bias = Self.t([8], 11)
         let residual = Self.t(g.outputShape, 12, layout: .nhwc)
+        // Blocked nChw16c activations (the Winograd engine's stages): the capture keeps the layouts.
+        let x16 = Self.t([2, 5, 5, 16], 13, layout: .nhwc), w16 = Self.t([32, 16, 3, 3], 14, layout: .oihw)
+        let g16 = Conv2DGeometry(input: x16.shape, weight: w16.shape, stride: 1, padding: 1)
+        let dy16 = try engine.reordered(Self.t(g16.outputShape, 15, layout: .nhwc), to: .nChw16c)
         let calls: [(String, (ComputeEngine) throws -> Void)] = [
             ("conv2d.forward", { _ = try $0.conv2dForward(x, weight: w, stride: 2, padding: 1) }),
             ("conv2d.backward_data", { _ = try $0.conv2dBackwardData(dy, weight: w, geometry: g) }),
             ("conv2d.backward_weights", { _ = try $0.conv2dBackwardWeights(dy, input: x, geometry: g) }),
+            ("conv2d.forward", { _ = try $0.conv2dForward(x16, weight: w16, stride: 1, padding: 1, outputLayout: .nChw16c) }),
+            ("conv2d.backward_data", { _ = try $0.conv2dBackwardData(dy16, weight: w16, geometry: g16, inputLayout: .nChw16c) }),
+            ("reorder", { _ = try $0.reordered(x16, to: .nChw16c) }),
             ("conv2d.inference", { _ = try $0.conv2dInference(x, weight: w, bias: bias, stride: 2, padding: 1, residual: residual, relu: true) }),
             ("batchNormTraining", { _ = try $0.batchNormTraining(x, gamma: gamma, beta: beta, epsilon: 1e-3) }),
             ("batchNormReLUTraining", { _ = try $0.batchNormReLUTraining(x, gamma: gamma, beta: beta) }),

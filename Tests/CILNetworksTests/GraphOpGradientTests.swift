@@ -53,6 +53,19 @@ import Testing
         try check("aggregate", [s, p, Tensor(shape: [1], scalars: [0.37])]) { g, v in g.aggregate(stable: v[0], plastic: v[1], alpha: v[2]) }
     }
 
+    /// A stage in the blocked layout: reorder in, convolution, batch norm with the join and
+    /// ReLU, reorder out; every gradient crosses a layout change.
+    @Test func blockedActivations() throws {
+        let x = randomTensor([2, 3, 3, 32], seed: 20, layout: .nhwc), w = randomTensor([32, 32, 1, 1], seed: 21, layout: .oihw)
+        let gamma = randomTensor([32], seed: 22), beta = randomTensor([32], seed: 23), r = randomTensor([2, 3, 3, 32], seed: 24, layout: .nhwc)
+        try check("conv, batch norm and join in nChw16c", [x, w, gamma, beta, r], tolerance: 1e-6) { g, v in
+            let y = try g.conv2d(g.reordered(v[0], to: .nChw16c), weight: v[1], stride: 1, padding: 0, outputLayout: .nChw16c)
+            #expect(g[y].layout == .nChw16c)
+            let z = try g.batchNormAddTraining(y, gamma: v[2], beta: v[3], residual: g.reordered(v[4], to: .nChw16c), epsilon: 1e-5, relu: true)
+            return try g.reordered(z.output, to: .nhwc)
+        }
+    }
+
     @Test func lossesAndReductions() throws {
         let logits = randomTensor([4, 6], seed: 8, scale: 2), teacher = randomTensor([4, 6], seed: 9, scale: 2)
         try check("distillation KL", [logits, teacher]) { g, v in g.distillationKL(student: v[0], teacher: v[1], temperature: 2) }
