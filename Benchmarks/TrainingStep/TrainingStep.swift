@@ -106,16 +106,23 @@ let benchmarks: @Sendable () -> Void = {
     let stages: [(name: String, shape: [Int])] = [
         ("s1 128x32x32x16", [batch, 32, 32, 16]), ("s2 128x16x16x32", [batch, 16, 16, 32]), ("s3 128x8x8x64", [batch, 8, 8, 64]),
     ]
-    for (k, stage) in stages.enumerated() {
+    // The 32- and 64-channel stages also in nChw16c, the layout the Winograd engine keeps
+    // them in (Sources/CILKernels/BlockedLayout.swift), with the reorder it saves.
+    let normalizationVariants = stages.enumerated().flatMap { k, stage in
+        [(k, stage, Layout.nhwc)] + (stage.shape[3] >= 32 ? [(k, stage, Layout.nChw16c)] : [])
+    }
+    for (k, stage, layout) in normalizationVariants {
         let inputs = Prepared<NormalizationInputs>()
         let setup = {
             let engine = try ComputeEngine(threads: engineThreads())
             let c = stage.shape[3]
-            let x = randomTensor(stage.shape, seed: UInt64(100 + 3 * k), layout: .nhwc)
+            func input(_ seed: Int) throws -> Tensor {
+                try engine.reordered(randomTensor(stage.shape, seed: UInt64(seed), layout: .nhwc), to: layout)
+            }
+            let x = try input(100 + 3 * k)
             let gamma = Tensor(filled: 1.1, shape: [c]), beta = Tensor(filled: 0.1, shape: [c])
             let (y, statistics) = try engine.batchNormReLUTraining(x, gamma: gamma, beta: beta)
-            inputs.value = NormalizationInputs(engine: engine, x: x, dy: randomTensor(stage.shape, seed: UInt64(101 + 3 * k), layout: .nhwc),
-                                               other: randomTensor(stage.shape, seed: UInt64(102 + 3 * k), layout: .nhwc),
+            inputs.value = NormalizationInputs(engine: engine, x: x, dy: try input(101 + 3 * k), other: try input(102 + 3 * k),
                                                gamma: gamma, beta: beta, reluOutput: y, statistics: statistics)
         }
         let kernels: [(String, (NormalizationInputs) throws -> Void)] = [
@@ -129,9 +136,9 @@ let benchmarks: @Sendable () -> Void = {
             // A block's end as it runs now: BN, shortcut add and ReLU in one pass after the statistics.
             ("BN+add+ReLU train forward", { _ = try $0.engine.batchNormAddTraining($0.x, gamma: $0.gamma, beta: $0.beta, residual: $0.other, relu: true) }),
             ("ReLU backward", { _ = $0.engine.reluBackward($0.dy, output: $0.reluOutput) }),
-        ]
+        ] + (layout == .nChw16c ? [("reorder to NHWC", { _ = try $0.engine.reordered($0.x, to: .nhwc) })] : [])
         for (name, run) in kernels {
-            Benchmark("norm \(stage.name) \(name)",
+            Benchmark("norm \(stage.name) \(name)\(layout == .nChw16c ? " nChw16c" : "")",
                       configuration: kernelConfiguration([.wallClock, .throughput], setup, { inputs.value = nil })) { benchmark in
                 guard let prepared = inputs.value else { return benchmark.error("setup did not run") }
                 for _ in benchmark.scaledIterations { try run(prepared) }

@@ -12,6 +12,7 @@
 // A reorder is a copy: it cannot change a bit, and batch norm walks a blocked tensor's
 // rows in the same order as an NHWC one's, so its results are the same bits in either
 // layout (BlockedLayoutTests).
+import CDNNL
 
 extension ComputeEngine {
     /// The layout a residual stage of `channels` channels keeps its activations in: nChw16c
@@ -33,6 +34,12 @@ extension ComputeEngine {
             throw KernelError.invalidArgument("nChw16c needs a multiple of 16 channels, got \(x.shape)")
         }
         let out = Tensor(uninitialized: x.shape, dtype: x.dtype, layout: layout)
+        if !usesReference(x.dtype) && x.count > 0 {
+            // oneDNN's jit reorder: ~4x the Swift loops below at ResNet-32's stage shapes.
+            try reorderPrimitive(x.shape, from: x.layout, to: layout).run(self, from: x.storage.raw, to: out.storage.raw)
+            record("reorder", inputs: [x], output: out)
+            return out
+        }
         let blocking = layout == .nChw16c
         let (n, pixels, channels) = (x.shape[0], x.shape[1] * x.shape[2], x.shape[3])
         let blocks = channels / 16, width = x.dtype.byteWidth
@@ -62,5 +69,35 @@ extension ComputeEngine {
         }
         record("reorder", inputs: [x], output: out)
         return out
+    }
+}
+
+/// A cached oneDNN reorder between NHWC and nChw16c for one shape.
+final class ActivationReorder {
+    private let source: DNNLMemory, destination: DNNLMemory
+    private let op: DNNLOp
+
+    init(_ shape: [Int], from: Layout, to: Layout, engine: dnnl_engine_t) throws {
+        let dims = [shape[0], shape[3], shape[1], shape[2]]
+        let sourceMD = try dnnlMemoryDesc(dims, dnnlActivationTag(from)), destinationMD = try dnnlMemoryDesc(dims, dnnlActivationTag(to))
+        source = try DNNLMemory(sourceMD, engine: engine, allocate: false)
+        destination = try DNNLMemory(destinationMD, engine: engine, allocate: false)
+        op = try dnnlReorder(from: source, sourceMD, to: destination, destinationMD, engine: engine)
+    }
+
+    func run(_ engine: ComputeEngine, from: UnsafeMutableRawPointer, to: UnsafeMutableRawPointer) throws {
+        try source.bind(from)
+        try destination.bind(to)
+        try op.execute(engine.dnnlStream)
+    }
+}
+
+extension ComputeEngine {
+    func reorderPrimitive(_ shape: [Int], from: Layout, to: Layout) throws -> ActivationReorder {
+        let key = "reorder|\(shape)|\(from.rawValue)>\(to.rawValue)"
+        if let cached = primitiveCache[key] as? ActivationReorder { return cached }
+        let made = try ActivationReorder(shape, from: from, to: to, engine: dnnlEngine)
+        primitiveCache[key] = made
+        return made
     }
 }

@@ -3,10 +3,12 @@
 // Winograd F(4x4, 3x3) computes a 3x3 stride-1 convolution with 2.25x fewer multiplies
 // than the direct method, so unlike any direct kernel it is not bound by the FMA floor of
 // `cilbench bench --roofline`. oneDNN 2.6 has it for AVX-512 only (`jit_wino_4x3`, all
-// three passes) and only on its blocked nChw16c layout, so each call reorders the NHWC
-// activations in and out (ConvPrimitive). Measured on a 2-vCPU Zen 4, batch 128 (README.md,
-// "Speed"): 1.6x (32 channels) and 2.1x (64 channels) faster than the direct kernels per
-// pass, no gain on 16 channels (backward-data slower), which therefore stay direct.
+// three passes) and only on its blocked nChw16c layout, so this engine keeps the
+// activations of its wide residual stages in that layout (BlockedLayout.swift); a call
+// given NHWC tensors reorders them in and out (ConvPrimitive). Measured on a 2-vCPU Zen 4,
+// batch 128 (README.md, "Speed"): 1.6x (32 channels) and 2.1x (64 channels) faster than
+// the direct kernels per pass, no gain on 16 channels (backward-data slower), which
+// therefore stay direct.
 //
 // Its rounding differs from a direct convolution's (the input and weight transforms add
 // and subtract before multiplying): results are a few ulps further from float64 and their
