@@ -301,8 +301,9 @@ func dnnlReorder(from src: DNNLMemory, _ srcMD: dnnl_memory_desc_t, to dst: DNNL
 }
 
 /// One pass (forward, backward-data or backward-weights) of one convolution geometry.
-/// Activations are in the caller's layouts (NHWC or nChw16c); the weights take whatever layout oneDNN picks for this pass
-/// (`format_tag_any`), with a cached reorder from or to plain OIHW when that differs.
+/// Activations are in the caller's layouts (NHWC or nChw16c); the weights take whatever
+/// layout oneDNN picks for this pass (`format_tag_any`), with a cached reorder from or to
+/// plain OIHW when that differs.
 ///
 /// Each run binds the caller's buffers as (a, b, out):
 ///   forward:          a = src,      b = OIHW weights, out = dst
@@ -322,9 +323,9 @@ final class ConvPrimitive {
     /// oneDNN chose plain OIHW, and the caller's buffer is then bound directly.
     private let weights: DNNLMemory?
     private let reorder: DNNLOp?
-    /// Winograd only: the activations in oneDNN's blocked layout (nChw16c), reordered from
-    /// the caller's NHWC before the conv (inputs) and back after it (output); none for
-    /// arguments the caller already gives blocked.
+    /// Blocked (nChw16c) copies of the caller's NHWC activations, reordered in before the
+    /// conv (inputs) and out after it (output): for Winograd, and for the NHWC side of a
+    /// convolution into or out of a blocked stage; none for arguments already blocked.
     private let activationReorders: (before: [DNNLOp], after: DNNLOp?)
     private let blockedActivations: [DNNLMemory]
 

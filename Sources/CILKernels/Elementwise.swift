@@ -1,8 +1,8 @@
 // Elementwise kernels on same-shape tensors of any rank and layout (both operands blocked
-// nChw16c or neither). The output keeps the first operand's shape and layout. Fast path: SIMD16 loops over ~64 KB chunks, split over
-// the engine's threads for tensors large enough to pay for it (no reductions, so the
-// chunking cannot change any bit). Reference path: one float64 expression per element,
-// rounded to the element type.
+// nChw16c or neither). The output keeps the first operand's shape and layout. Fast path:
+// SIMD16 loops over ~64 KB chunks, split over the engine's threads for tensors large
+// enough to pay for it (no reductions, so the chunking cannot change any bit). Reference
+// path: one float64 expression per element, rounded to the element type.
 //
 // These kernels cannot fail on valid programs; a shape or dtype mismatch is a programming
 // error in the caller and stops with a precondition failure.
