@@ -28,6 +28,7 @@ CASES = {
     "aanets-train": "aanet-train",
     "aanets-train-old": "aanet-train-old2",
     "inference": "plain-infer",
+    "aanets-inference": "aanet-infer",
 }
 
 

@@ -189,6 +189,9 @@ final class DNNLMemory {
         memory = m!
     }
 
+    /// The storage this memory owns (nil when it is bound to callers' buffers).
+    var ownedPointer: UnsafeMutableRawPointer? { owned }
+
     @inline(__always)
     func bind(_ pointer: UnsafeMutableRawPointer) throws {
         try dnnlCheck(dnnl_memory_set_data_handle(memory, pointer), "dnnl_memory_set_data_handle")
@@ -323,6 +326,12 @@ final class ConvPrimitive {
     /// oneDNN chose plain OIHW, and the caller's buffer is then bound directly.
     private let weights: DNNLMemory?
     private let reorder: DNNLOp?
+    /// The same reorder as an offset table (WeightLayoutMap.swift), used instead of
+    /// `reorder` wherever the chosen layout allows.
+    private let weightMap: WeightLayoutMap?
+    private let weightsLayout: dnnl_memory_desc_t
+    /// The offset table and the layout it maps to, if this primitive uses one.
+    var mappedWeights: (WeightLayoutMap, dnnl_memory_desc_t)? { weightMap.map { ($0, weightsLayout) } }
     /// Blocked (nChw16c) copies of the caller's NHWC activations, reordered in before the
     /// conv (inputs) and out after it (output): for Winograd, and for the NHWC side of a
     /// convolution into or out of a blocked stage; none for arguments already blocked.
@@ -404,7 +413,9 @@ final class ConvPrimitive {
             blockedActivations = blocked
             pdOwned = false
             conv = try DNNLOp(pd: pd, engine: engine, args: args)
-            if let weights {
+            weightMap = needsReorder ? WeightLayoutMap(chosen) : nil
+            weightsLayout = chosen
+            if let weights, weightMap == nil {
                 reorder = kind == .backwardWeights
                     ? try dnnlReorder(from: weights, chosen, to: out, plainWeightsMD, engine: engine)
                     : try dnnlReorder(from: b, plainWeightsMD, to: weights, chosen, engine: engine)
@@ -452,11 +463,23 @@ final class ConvPrimitive {
         try a.bind(aPtr)
         try b.bind(bPtr)
         try out.bind(outPtr)
-        if kind != .backwardWeights, let reorder { try reorder.execute(engine.dnnlStream) }
+        if kind != .backwardWeights {
+            if let weightMap, let blocked = weights?.ownedPointer {
+                weightMap.scatter(plain: bPtr, into: blocked)
+            } else if let reorder {
+                try reorder.execute(engine.dnnlStream)
+            }
+        }
         for op in activationReorders.before { try op.execute(engine.dnnlStream) }
         try conv.execute(engine.dnnlStream)
         try activationReorders.after?.execute(engine.dnnlStream)
-        if kind == .backwardWeights, let reorder { try reorder.execute(engine.dnnlStream) }
+        if kind == .backwardWeights {
+            if let weightMap, let blocked = weights?.ownedPointer {
+                weightMap.gather(blocked: blocked, into: outPtr)
+            } else if let reorder {
+                try reorder.execute(engine.dnnlStream)
+            }
+        }
     }
 
     /// oneDNN's name for the implementation it picked (e.g. "brg:avx512_core").

@@ -76,6 +76,10 @@ extension ComputeEngine {
         ("s3 64->64 @8", 8, 64, 64, 3, 1),
         ("sc2 1x1 16->32 s2", 32, 16, 32, 1, 2),
         ("sc3 1x1 32->64 s2", 16, 32, 64, 1, 2),
+        ("x2 s1 16->32 @32", 32, 16, 32, 3, 1),
+        ("x2 s2a 16->64 s2", 32, 16, 64, 3, 2),
+        ("x2 s3a 32->128 s2", 16, 32, 128, 3, 2),
+        ("x2 s1 32->16 @32", 32, 32, 16, 3, 1),
     ]
 
     private static func medianSecondsInterleaved(_ a: () throws -> Void, _ b: () throws -> Void) throws -> (Double, Double) {

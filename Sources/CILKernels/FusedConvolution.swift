@@ -77,6 +77,11 @@ final class FusedConvPrimitive {
     private let src: DNNLMemory, plainWeights: DNNLMemory, bias: DNNLMemory, dst: DNNLMemory
     private let weights: DNNLMemory?
     private let reorder: DNNLOp?
+    /// The direct kernels' weight reorder as an offset table (WeightLayoutMap.swift).
+    private let weightMap: WeightLayoutMap?
+    private let weightsLayout: dnnl_memory_desc_t
+    /// The offset table and the layout it maps to, if this primitive uses one.
+    var mappedWeights: (WeightLayoutMap, dnnl_memory_desc_t)? { weightMap.map { ($0, weightsLayout) } }
     /// Winograd only (WinogradConvolution.swift): src and dst live in oneDNN's blocked layout.
     /// A caller's NHWC input is reordered in; for an NHWC output the residual (if any) is
     /// reordered into a blocked dst for the sum post-op and the result reordered out.
@@ -161,6 +166,8 @@ final class FusedConvPrimitive {
             let ownWeights = needsReorder ? try DNNLMemory(chosen, engine: engine, allocate: true) : nil
             weights = ownWeights
             transformedByteCount = winograd && needsReorder ? dnnl_memory_desc_get_size(&chosen) : 0
+            weightMap = needsReorder && transformedByteCount == 0 ? WeightLayoutMap(chosen) : nil
+            weightsLayout = chosen
             plainWeightsBytes = g.weightShape.reduce(1, *) * 4
             outputBytes = dstDims.reduce(1, *) * 4
             pdOwned = false
@@ -221,6 +228,8 @@ final class FusedConvPrimitive {
         if let reorder {
             if transformedByteCount > 0, let weights {
                 try bindTransformedWeights(weight, weights, reorder, engine)
+            } else if let weightMap, let blocked = weights?.ownedPointer {
+                weightMap.scatter(plain: weight, into: blocked)
             } else {
                 try reorder.execute(engine.dnnlStream)
             }

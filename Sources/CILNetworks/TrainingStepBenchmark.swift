@@ -15,6 +15,8 @@ public enum TrainingStepCase: String, CaseIterable, Sendable {
     case aanetsTrainOld = "aanets-train-old"
     /// ResNet-32 evaluation forward without gradient recording.
     case inference = "inference"
+    /// The dual-branch evaluation forward alone: what aanets-train-old spends on its teacher.
+    case aanetsInference = "aanets-inference"
 }
 
 /// One prepared workload: networks, data and optimiser, ready to run steps.
@@ -40,7 +42,7 @@ public final class TrainingStepWorkload {
         case .plainTrain, .lucirTrain, .inference:
             backbone = plain
             if kind == .lucirTrain { teacherBackbone = plain.clone(.prefixed("teacher.")) }
-        case .aanetsTrain, .aanetsTrainOld:
+        case .aanetsTrain, .aanetsTrainOld, .aanetsInference:
             let dual = AANetsBackbone(phaseZero: plain)
             backbone = dual
             if kind == .aanetsTrainOld { teacherBackbone = dual.clone(.prefixed("teacher.")) }
@@ -56,7 +58,7 @@ public final class TrainingStepWorkload {
     /// Runs one step and returns its loss (or, for inference, the logits' sum).
     @discardableResult
     public func step() throws -> Double {
-        if kind == .inference {
+        if kind == .inference || kind == .aanetsInference {
             let g = Graph(engine: engine, recordsGradients: false)
             let out = try network.forward(g, images: g.constant(images), mode: .evaluation)
             return engine.sumAll(g[out.logits]).scalarValue
