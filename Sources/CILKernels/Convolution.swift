@@ -60,7 +60,7 @@ extension ComputeEngine {
     /// Whether a convolution of this geometry runs on oneDNN, which reads and writes the
     /// blocked layout natively; the other paths see NHWC copies.
     private func runsOnDNNL(_ g: Conv2DGeometry, _ dtype: DType) -> Bool {
-        !usesReference(dtype) && g.batch * g.outHeight * g.outWidth * g.outChannels > 0 && g.inChannels > 0 && !runsDirect3x3(g)
+        !usesReference(dtype) && g.batch * g.outHeight * g.outWidth * g.outChannels > 0 && g.inChannels > 0 && !runsDirect3x3(g) && !runsWinograd16(g)
     }
 
     /// Convolution of an NHWC or nChw16c input with OIHW weights; returns `[N, OH, OW, O]`
@@ -83,6 +83,8 @@ extension ComputeEngine {
             ReferenceConvolution.forward(input, weight, &out, g)
         } else if runsDirect3x3(g) {
             try direct3x3Forward(input.storage.raw, oihw: weight.storage.raw, bias: nil, residual: nil, relu: false, into: out.storage.raw, g)
+        } else if runsWinograd16(g) {
+            try winograd16Forward(input.storage.raw, oihw: weight.storage.raw, bias: nil, residual: nil, relu: false, into: out.storage.raw, g)
         } else {
             let plan = try convPrimitive(g, .forward, source: input.layout, destination: outputLayout)
             try plan.run(self, a: input.storage.raw, b: weight.storage.raw, out: out.storage.raw)
@@ -110,6 +112,8 @@ extension ComputeEngine {
             ReferenceConvolution.backwardData(gradOutput, weight, &out, g)
         } else if runsDirect3x3BackwardData(g) {
             try direct3x3BackwardData(gradOutput.storage.raw, oihw: weight.storage.raw, into: out.storage.raw, g)
+        } else if runsWinograd16(g) {
+            try winograd16BackwardData(gradOutput.storage.raw, oihw: weight.storage.raw, into: out.storage.raw, g)
         } else {
             let plan = try convPrimitive(g, .backwardData, source: inputLayout, destination: gradOutput.layout)
             try plan.run(self, a: gradOutput.storage.raw, b: weight.storage.raw, out: out.storage.raw)

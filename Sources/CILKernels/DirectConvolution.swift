@@ -18,7 +18,8 @@ public enum Conv3x3Kernel: String, Sendable {
     /// oneDNN, the default.
     case onednn
     /// oneDNN's Winograd F(4x4, 3x3) kernels (`jit_wino_4x3`, AVX-512 only) for layers of 32
-    /// or more channels, direct oneDNN kernels elsewhere; see WinogradConvolution.swift.
+    /// or more channels, cilbench's F(2x2, 3x3) for 16-channel forward and backward-data,
+    /// direct oneDNN kernels elsewhere; see WinogradConvolution.swift.
     case winograd
 
     /// The process default: oneDNN, unless the environment variable `CILBENCH_CONV3X3` asks
@@ -131,7 +132,7 @@ extension ComputeEngine {
 }
 
 /// Set by any worker whose kernel call failed; read after the parallel region.
-private final class FailureFlag: @unchecked Sendable {
+final class FailureFlag: @unchecked Sendable {
     private var value = false
     private let lock = NSLock()
     func set() { lock.lock(); value = true; lock.unlock() }

@@ -20,7 +20,8 @@ extension ComputeEngine {
         if let residual, residual.shape != g.outputShape || residual.dtype != input.dtype || residual.layout != outputLayout {
             throw KernelError.invalidArgument("conv2dInference: residual \(residual.shape) \(residual.layout) for output \(g.outputShape) \(outputLayout)")
         }
-        let onDNNL = !(usesReference(input.dtype) || g.batch * g.outHeight * g.outWidth * g.outChannels == 0 || g.inChannels == 0 || runsDirect3x3(g))
+        let onDNNL = !(usesReference(input.dtype) || g.batch * g.outHeight * g.outWidth * g.outChannels == 0 || g.inChannels == 0
+                       || runsDirect3x3(g) || runsWinograd16(g))
         if (input.layout != .nhwc || outputLayout != .nhwc) && !onDNNL {
             let out = try conv2dInference(reordered(input, to: .nhwc), weight: weight, bias: bias, stride: stride, padding: padding,
                                           residual: residual.map { try reordered($0, to: .nhwc) }, relu: relu)
@@ -36,6 +37,9 @@ extension ComputeEngine {
         } else if runsDirect3x3(g) {
             try direct3x3Forward(input.storage.raw, oihw: weight.storage.raw, bias: bias.storage.raw, residual: residual?.storage.raw,
                                  relu: relu, into: out.storage.raw, g)
+        } else if runsWinograd16(g) {
+            try winograd16Forward(input.storage.raw, oihw: weight.storage.raw, bias: bias.storage.raw, residual: residual?.storage.raw,
+                                  relu: relu, into: out.storage.raw, g)
         } else {
             let winograd = runsWinograd(g)
             let layouts = "\(input.layout.rawValue)>\(outputLayout.rawValue)"

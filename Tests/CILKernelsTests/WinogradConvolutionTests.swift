@@ -20,7 +20,7 @@ import Testing
         return e / m
     }
 
-    @Test(.enabled(if: Conv3x3Kernel.cpuSupportsWinograd), arguments: [(32, 32, 16), (64, 64, 8), (32, 64, 8)])
+    @Test(.enabled(if: Conv3x3Kernel.cpuSupportsWinograd), arguments: [(32, 32, 16), (64, 64, 8), (32, 64, 8), (16, 16, 32)])
     func passesMatchFloat64(inChannels: Int, outChannels: Int, size: Int) throws {
         let engine = try ComputeEngine(threads: 2, conv3x3: .winograd)
         #expect(engine.conv3x3Kernel == .winograd && engine.environment["conv3x3_kernel"] == "onednn-winograd")
@@ -43,12 +43,13 @@ import Testing
         #expect(try engine.conv2dBackwardWeights(dy.f32, input: x.f32, geometry: g).floats == dw.floats)
     }
 
-    /// The evaluation-mode convolution (teachers, test sets) with bias, residual and ReLU.
-    @Test(.enabled(if: Conv3x3Kernel.cpuSupportsWinograd), arguments: [false, true])
-    func foldedInferenceMatchesFloat64(withResidual: Bool) throws {
+    /// The evaluation-mode convolution (teachers, test sets) with bias, residual and ReLU, on
+    /// oneDNN's kernel (64 channels) and on the 16-channel F(2x2, 3x3) one.
+    @Test(.enabled(if: Conv3x3Kernel.cpuSupportsWinograd), arguments: [(false, 64, 8), (true, 64, 8), (false, 16, 32), (true, 16, 16)])
+    func foldedInferenceMatchesFloat64(withResidual: Bool, channels: Int, size: Int) throws {
         let engine = try ComputeEngine(threads: 2, conv3x3: .winograd)
-        let x = Self.tensor([3, 8, 8, 64], .nhwc, seed: 6), w = Self.tensor([64, 64, 3, 3], .oihw, seed: 7)
-        let bias = Self.tensor([64], .plain, seed: 8), residual = Self.tensor([3, 8, 8, 64], .nhwc, seed: 9)
+        let x = Self.tensor([3, size, size, channels], .nhwc, seed: 6), w = Self.tensor([channels, channels, 3, 3], .oihw, seed: 7)
+        let bias = Self.tensor([channels], .plain, seed: 8), residual = Self.tensor([3, size, size, channels], .nhwc, seed: 9)
         let y = try engine.conv2dInference(x.f32, weight: w.f32, bias: bias.f32, stride: 1, padding: 1,
                                            residual: withResidual ? residual.f32 : nil, relu: true)
         let exact = try engine.conv2dInference(x.f64, weight: w.f64, bias: bias.f64, stride: 1, padding: 1,
@@ -93,5 +94,21 @@ import Testing
             #expect(try engine.conv2dForward(x, weight: w, stride: stride, padding: 1).floats
                     == direct.conv2dForward(x, weight: w, stride: stride, padding: 1).floats)
         }
+    }
+
+    /// The 16-channel kernel splits images over threads and computes each output in one
+    /// fixed order: the same bits on one thread as on two, forward and backward-data.
+    @Test(.enabled(if: Conv3x3Kernel.cpuSupportsWinograd))
+    func sixteenChannelKernelGivesTheSameBitsOnAnyThreadCount() throws {
+        let x = Self.tensor([5, 32, 32, 16], .nhwc, seed: 11).f32, w = Self.tensor([16, 16, 3, 3], .oihw, seed: 12).f32
+        let g = Conv2DGeometry(input: x.shape, weight: w.shape, stride: 1, padding: 1)
+        let dy = Self.tensor(g.outputShape, .nhwc, seed: 13).f32
+        let results = try [1, 2].map { threads in
+            let engine = try ComputeEngine(threads: threads, conv3x3: .winograd)
+            return (try engine.conv2dForward(x, weight: w, stride: 1, padding: 1).floats,
+                    try engine.conv2dBackwardData(dy, weight: w, geometry: g).floats)
+        }
+        #expect(results[0].0 == results[1].0)
+        #expect(results[0].1 == results[1].1)
     }
 }

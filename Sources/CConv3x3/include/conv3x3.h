@@ -21,4 +21,15 @@ int cil_conv3x3_forward(const float *x, const float *w, const float *bias, const
 int cil_conv3x3_backward_weights(const float *x, const float *dy, float *dw, int first, int last,
                                  int height, int width, int channels, int outChannels);
 
+/// 1 when this CPU has AVX-512F (the cil_wino16 functions must not be called otherwise).
+int cil_wino16_available(void);
+
+/// The Winograd F(2x2, 3x3) weights u[4x4 positions][16 c][16 o] of HWIO `w` ([3][3][16][16]).
+void cil_wino16_transform_weights(const float *w, float *u);
+
+/// As cil_conv3x3_forward for 16 input and 16 output channels by Winograd F(2x2, 3x3), with
+/// `u` from cil_wino16_transform_weights; height must be even and width a multiple of 16.
+int cil_wino16_forward(const float *x, const float *u, const float *bias, const float *residual, int relu,
+                       float *y, int first, int last, int height, int width);
+
 #endif
