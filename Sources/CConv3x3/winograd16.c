@@ -46,9 +46,9 @@ void cil_wino16_transform_weights(const float *w, float *u) {
         }
 }
 
-AVX512 static void run_tiles(const float *padded, int pw, int ty, int tx0, const float *u, const float *bias,
-                             const float *residual, int relu, float *y, int width, float *v) {
-    // Input transforms of TILES tiles: v[k][pos][16].
+// V = B^T d B of TILES tiles whose top-left input pixel is (2 ty, 2 tx0 + 2k) of `padded`,
+// B^T = [[1,0,-1,0],[0,1,1,0],[0,-1,1,0],[0,1,0,-1]]; v[k][pos][16 channels].
+AVX512 static inline void input_transform(const float *padded, int pw, int ty, int tx0, float *v) {
     for (int k = 0; k < TILES; k++) {
         const float *base = padded + ((size_t)(2 * ty) * pw + 2 * (tx0 + k)) * 16;
         __m512 t[4][4];
@@ -68,6 +68,11 @@ AVX512 static void run_tiles(const float *padded, int pw, int ty, int tx0, const
             _mm512_storeu_ps(vk + (r * 4 + 3) * 16, _mm512_sub_ps(t[r][1], t[r][3]));
         }
     }
+}
+
+AVX512 static void run_tiles(const float *padded, int pw, int ty, int tx0, const float *u, const float *bias,
+                             const float *residual, int relu, float *y, int width, float *v) {
+    input_transform(padded, pw, ty, tx0, v);
     // Products per position: m[k][pos][o] = sum_c v[k][pos][c] * u[pos][c][o], c ascending.
     for (int pos = 0; pos < 16; pos++) {
         __m512 acc[TILES];
@@ -108,6 +113,13 @@ AVX512 static void run_tiles(const float *padded, int pw, int ty, int tx0, const
     }
 }
 
+// The image's rows into the interior of a zero-bordered (height+2) x (width+2) buffer.
+static void copy_interior(const float *x, float *padded, int height, int width) {
+    const int pw = width + 2;
+    for (int h = 0; h < height; h++)
+        memcpy(padded + ((size_t)(h + 1) * pw + 1) * 16, x + (size_t)h * width * 16, sizeof(float) * (size_t)width * 16);
+}
+
 int cil_wino16_forward(const float *x, const float *u, const float *bias, const float *residual, int relu,
                        float *y, int first, int last, int height, int width) {
     const int pw = width + 2;
@@ -122,8 +134,7 @@ int cil_wino16_forward(const float *x, const float *u, const float *bias, const 
     memset(padded, 0, sizeof(float) * (size_t)(height + 2) * pw * 16);
     for (int n = first; n < last; n++) {
         const float *xn = x + (size_t)n * image;
-        for (int h = 0; h < height; h++)
-            memcpy(padded + ((size_t)(h + 1) * pw + 1) * 16, xn + (size_t)h * width * 16, sizeof(float) * (size_t)width * 16);
+        copy_interior(xn, padded, height, width);
         for (int ty = 0; ty < height / 2; ty++)
             for (int tx0 = 0; tx0 < width / 2; tx0 += TILES)
                 run_tiles(padded, pw, ty, tx0, u, bias, residual ? residual + (size_t)n * image : NULL, relu, y + (size_t)n * image,
@@ -132,4 +143,84 @@ int cil_wino16_forward(const float *x, const float *u, const float *bias, const 
     free(padded);
     free(v);
     return 0;
+}
+
+// Weight gradient: dU[pos][c][o] = sum over tiles of V[pos][c] * dM[pos][o] with dM = A dY A^T
+// (A = [[1,0],[1,1],[1,-1],[0,-1]]), the transposes of the forward's two outer products;
+// then dW = G^T dU G (cil_wino16_weight_gradient). Tiles are summed in image, row, column
+// order into `du`, a caller's per-chunk partial.
+AVX512 static void accumulate_tiles(const float *padded, int pw, int ty, int tx0, const float *dy, int width, float *du,
+                                    float *v, float *dm) {
+    input_transform(padded, pw, ty, tx0, v);
+    for (int k = 0; k < TILES; k++) {
+        const float *y0 = dy + ((size_t)(2 * ty) * width + 2 * (tx0 + k)) * 16, *y1 = y0 + (size_t)width * 16;
+        const __m512 a = _mm512_loadu_ps(y0), b = _mm512_loadu_ps(y0 + 16), c = _mm512_loadu_ps(y1), d = _mm512_loadu_ps(y1 + 16);
+        // Rows: r = (y0, y0 + y1, y0 - y1, -y1) per column; then the same across columns.
+        const __m512 zero = _mm512_setzero_ps();
+        const __m512 r[4][2] = {{a, b}, {_mm512_add_ps(a, c), _mm512_add_ps(b, d)}, {_mm512_sub_ps(a, c), _mm512_sub_ps(b, d)},
+                                {_mm512_sub_ps(zero, c), _mm512_sub_ps(zero, d)}};
+        float *mk = dm + (size_t)k * 256;
+        for (int i = 0; i < 4; i++) {
+            _mm512_storeu_ps(mk + (i * 4 + 0) * 16, r[i][0]);
+            _mm512_storeu_ps(mk + (i * 4 + 1) * 16, _mm512_add_ps(r[i][0], r[i][1]));
+            _mm512_storeu_ps(mk + (i * 4 + 2) * 16, _mm512_sub_ps(r[i][0], r[i][1]));
+            _mm512_storeu_ps(mk + (i * 4 + 3) * 16, _mm512_sub_ps(zero, r[i][1]));
+        }
+    }
+    for (int pos = 0; pos < 16; pos++) {
+        __m512 acc[16];
+        float *dup = du + (size_t)pos * 256;
+        for (int c = 0; c < 16; c++) acc[c] = _mm512_loadu_ps(dup + c * 16);
+        for (int k = 0; k < TILES; k++) {
+            const __m512 g = _mm512_loadu_ps(dm + (size_t)k * 256 + pos * 16);
+            const float *vk = v + (size_t)k * 256 + pos * 16;
+            for (int c = 0; c < 16; c++) acc[c] = _mm512_fmadd_ps(_mm512_set1_ps(vk[c]), g, acc[c]);
+        }
+        for (int c = 0; c < 16; c++) _mm512_storeu_ps(dup + c * 16, acc[c]);
+    }
+}
+
+int cil_wino16_backward_weights(const float *x, const float *dy, float *du, int first, int last, int height, int width) {
+    const int pw = width + 2;
+    const size_t image = (size_t)height * width * 16;
+    float *padded = aligned_alloc(64, sizeof(float) * (size_t)(height + 2) * pw * 16);
+    float *v = aligned_alloc(64, sizeof(float) * TILES * 256), *dm = aligned_alloc(64, sizeof(float) * TILES * 256);
+    if (!padded || !v || !dm) {
+        free(padded);
+        free(v);
+        free(dm);
+        return -1;
+    }
+    memset(padded, 0, sizeof(float) * (size_t)(height + 2) * pw * 16);
+    for (int n = first; n < last; n++) {
+        copy_interior(x + (size_t)n * image, padded, height, width);
+        for (int ty = 0; ty < height / 2; ty++)
+            for (int tx0 = 0; tx0 < width / 2; tx0 += TILES)
+                accumulate_tiles(padded, pw, ty, tx0, dy + (size_t)n * image, width, du, v, dm);
+    }
+    free(padded);
+    free(v);
+    free(dm);
+    return 0;
+}
+
+// dW[o][c] = G^T dU[c][o] G, G^T = [[1,1/2,1/2,0],[0,1/2,-1/2,0],[0,1/2,1/2,1]]; dw is OIHW.
+void cil_wino16_weight_gradient(const float *du, float *dw) {
+    for (int c = 0; c < 16; c++)
+        for (int o = 0; o < 16; o++) {
+            float t[3][4];
+            for (int s = 0; s < 4; s++) {
+                const float u0 = du[((0 * 4 + s) * 16 + c) * 16 + o], u1 = du[((1 * 4 + s) * 16 + c) * 16 + o];
+                const float u2 = du[((2 * 4 + s) * 16 + c) * 16 + o], u3 = du[((3 * 4 + s) * 16 + c) * 16 + o];
+                t[0][s] = u0 + 0.5f * (u1 + u2);
+                t[1][s] = 0.5f * (u1 - u2);
+                t[2][s] = 0.5f * (u1 + u2) + u3;
+            }
+            float *w = dw + (size_t)(o * 16 + c) * 9;
+            for (int kh = 0; kh < 3; kh++) {
+                w[kh * 3 + 0] = t[kh][0] + 0.5f * (t[kh][1] + t[kh][2]);
+                w[kh * 3 + 1] = 0.5f * (t[kh][1] - t[kh][2]);
+                w[kh * 3 + 2] = 0.5f * (t[kh][1] + t[kh][2]) + t[kh][3];
+            }
+        }
 }

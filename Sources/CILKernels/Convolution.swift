@@ -138,6 +138,8 @@ extension ComputeEngine {
             ReferenceConvolution.backwardWeights(gradOutput, input, &out, g)
         } else if runsDirect3x3(g) {
             try direct3x3BackwardWeights(input.storage.raw, gradOutput.storage.raw, into: out.storage.raw, g)
+        } else if runsWinograd16(g) {
+            try winograd16BackwardWeights(input.storage.raw, gradOutput.storage.raw, into: out.storage.raw, g)
         } else {
             let plan = try convPrimitive(g, .backwardWeights, source: input.layout, destination: gradOutput.layout)
             try plan.run(self, a: input.storage.raw, b: gradOutput.storage.raw, out: out.storage.raw)

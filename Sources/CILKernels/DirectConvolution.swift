@@ -18,7 +18,7 @@ public enum Conv3x3Kernel: String, Sendable {
     /// oneDNN, the default.
     case onednn
     /// oneDNN's Winograd F(4x4, 3x3) kernels (`jit_wino_4x3`, AVX-512 only) for layers of 32
-    /// or more channels, cilbench's F(2x2, 3x3) for 16-channel forward and backward-data,
+    /// or more channels, cilbench's F(2x2, 3x3) for 16-channel layers,
     /// direct oneDNN kernels elsewhere; see WinogradConvolution.swift.
     case winograd
 

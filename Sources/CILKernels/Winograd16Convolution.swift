@@ -2,7 +2,7 @@
 // 16-channel 3x3 layers, where oneDNN 2.6's Winograd runs slower than its direct kernels
 // and those are bound by the FMA peak: ResNet-32's first stage, forward, backward-data
 // (the forward of the output gradient with the kernel flipped and its channel axes
-// swapped) and the teacher's folded evaluation forward. Backward-weights stays on oneDNN.
+// swapped), the teacher's folded evaluation forward, and backward-weights.
 // Only in the Winograd engine (CILBENCH_CONV3X3=winograd), whose results already differ
 // from the default engine's in their last bits.
 import CConv3x3
@@ -29,6 +29,31 @@ extension ComputeEngine {
                                 _ g: Conv2DGeometry) throws {
         let flipped = Self.hwio(weight.assumingMemoryBound(to: Float.self), out: 16, in: 16, flipped: true)
         try runWinograd16(dy, hwio: flipped, bias: nil, residual: nil, relu: false, into: dx, g)
+    }
+
+    /// dW (OIHW) summed over the batch: per chunk of images a partial of the transformed
+    /// products, the partials summed in chunk order (the chunk count depends on the batch
+    /// only, so the bits do not depend on the thread count), then transformed back.
+    func winograd16BackwardWeights(_ x: UnsafeRawPointer, _ dy: UnsafeRawPointer, into dw: UnsafeMutableRawPointer,
+                                   _ g: Conv2DGeometry) throws {
+        let size = 16 * 256, chunks = min(g.batch, 16)
+        let partials = UnsafeMutablePointer<Float>.allocate(capacity: chunks * size)
+        defer { partials.deallocate() }
+        partials.initialize(repeating: 0, count: chunks * size)
+        let failed = FailureFlag()
+        let xf = x.assumingMemoryBound(to: Float.self), dyf = dy.assumingMemoryBound(to: Float.self)
+        parallelChunks(chunks, threads: threads) { range in
+            for chunk in range {
+                let first = g.batch * chunk / chunks, last = g.batch * (chunk + 1) / chunks
+                if cil_wino16_backward_weights(xf, dyf, partials + chunk * size, Int32(first), Int32(last),
+                                               Int32(g.height), Int32(g.width)) != 0 { failed.set() }
+            }
+        }
+        if failed.isSet { throw KernelError.invalidArgument("Winograd 16-channel backward-weights could not allocate its scratch buffers") }
+        for chunk in 1..<chunks {
+            for i in 0..<size { partials[i] += partials[chunk * size + i] }
+        }
+        cil_wino16_weight_gradient(partials, dw.assumingMemoryBound(to: Float.self))
     }
 
     private func runWinograd16(_ x: UnsafeRawPointer, hwio: [Float], bias: UnsafeRawPointer?, residual: UnsafeRawPointer?, relu: Bool,

@@ -8,8 +8,8 @@
 // given NHWC tensors reorders them in and out (ConvPrimitive). Measured on a 2-vCPU Zen 4,
 // batch 128 (README.md, "Speed"): 1.6x (32 channels) and 2.1x (64 channels) faster than
 // the direct kernels per pass, no gain on 16 channels (95-127 GFLOP/s against the direct
-// kernels' 175-197). There this engine runs its own F(2x2, 3x3) kernel for forward and
-// backward-data (Winograd16Convolution.swift) and oneDNN's direct one for backward-weights.
+// kernels' 175-197). There this engine runs its own F(2x2, 3x3) kernels for all three passes
+// (Winograd16Convolution.swift).
 //
 // Its rounding differs from a direct convolution's (the input and weight transforms add
 // and subtract before multiplying): results are a few ulps further from float64 and their

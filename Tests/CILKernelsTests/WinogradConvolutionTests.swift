@@ -96,8 +96,9 @@ import Testing
         }
     }
 
-    /// The 16-channel kernel splits images over threads and computes each output in one
-    /// fixed order: the same bits on one thread as on two, forward and backward-data.
+    /// The 16-channel kernels split images over threads and compute each output in one
+    /// fixed order (backward-weights: partials over a batch-determined chunking, summed in
+    /// chunk order): the same bits on one thread as on two, in every pass.
     @Test(.enabled(if: Conv3x3Kernel.cpuSupportsWinograd))
     func sixteenChannelKernelGivesTheSameBitsOnAnyThreadCount() throws {
         let x = Self.tensor([5, 32, 32, 16], .nhwc, seed: 11).f32, w = Self.tensor([16, 16, 3, 3], .oihw, seed: 12).f32
@@ -106,9 +107,11 @@ import Testing
         let results = try [1, 2].map { threads in
             let engine = try ComputeEngine(threads: threads, conv3x3: .winograd)
             return (try engine.conv2dForward(x, weight: w, stride: 1, padding: 1).floats,
-                    try engine.conv2dBackwardData(dy, weight: w, geometry: g).floats)
+                    try engine.conv2dBackwardData(dy, weight: w, geometry: g).floats,
+                    try engine.conv2dBackwardWeights(dy, input: x, geometry: g).floats)
         }
         #expect(results[0].0 == results[1].0)
         #expect(results[0].1 == results[1].1)
+        #expect(results[0].2 == results[1].2)
     }
 }

@@ -32,4 +32,11 @@ void cil_wino16_transform_weights(const float *w, float *u);
 int cil_wino16_forward(const float *x, const float *u, const float *bias, const float *residual, int relu,
                        float *y, int first, int last, int height, int width);
 
+/// du[pos][c][o] += the Winograd F(2x2, 3x3) weight-gradient products of images first ..< last
+/// (x and dy NHWC, 16 channels each); callers zero `du` ([16][16][16]) and sum partials.
+int cil_wino16_backward_weights(const float *x, const float *dy, float *du, int first, int last, int height, int width);
+
+/// OIHW dw ([16][16][3][3]) from the summed products `du`.
+void cil_wino16_weight_gradient(const float *du, float *dw);
+
 #endif
