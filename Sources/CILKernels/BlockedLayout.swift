@@ -74,7 +74,8 @@ extension ComputeEngine {
 }
 
 /// A cached oneDNN reorder between NHWC and nChw16c for one shape.
-final class ActivationReorder {
+final class ActivationReorder: ResidentPrimitive {
+    var residentBytes: Int { op.scratchpadByteCount }
     private let source: DNNLMemory, destination: DNNLMemory
     private let op: DNNLOp
 

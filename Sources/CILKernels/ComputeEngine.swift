@@ -83,8 +83,8 @@ public final class ComputeEngine {
 
     let dnnlEngine: dnnl_engine_t
     let dnnlStream: dnnl_stream_t
-    /// Primitive caches keyed by shape; filled once per shape, looked up afterwards.
-    var primitiveCache: [String: AnyObject] = [:]
+    /// Primitives keyed by shape, made on first use (PrimitiveCache.swift).
+    package var primitiveCache = PrimitiveCache()
 
     /// Whether this engine claimed the process's thread configuration for itself.
     public let exclusive: Bool

@@ -180,11 +180,14 @@ final class DNNLMemory {
     let memory: dnnl_memory_t
     /// Owned storage when the layout is oneDNN's own (blocked weights, scratchpads).
     private let owned: UnsafeMutableRawPointer?
+    /// Bytes of `owned` (0 when bound to callers' buffers).
+    let ownedByteCount: Int
 
     init(_ desc: dnnl_memory_desc_t, engine: dnnl_engine_t, allocate: Bool) throws {
         var desc = desc
         let size = dnnl_memory_desc_get_size(&desc)
         owned = allocate ? UnsafeMutableRawPointer.allocate(byteCount: max(size, 64), alignment: 64) : nil
+        ownedByteCount = allocate ? max(size, 64) : 0
         var m: dnnl_memory_t?
         do {
             try dnnlCheck(dnnl_memory_create(&m, &desc, engine, owned), "dnnl_memory_create")
@@ -238,6 +241,8 @@ final class DNNLOp {
         self.args = args.map { dnnl_exec_arg_t(arg: $0.0, memory: $0.1.memory) }
         if let scratchpad { self.args.append(dnnl_exec_arg_t(arg: DNNL_ARG_SCRATCHPAD, memory: scratchpad.memory)) }
     }
+
+    var scratchpadByteCount: Int { scratchpad?.ownedByteCount ?? 0 }
 
     func execute(_ stream: dnnl_stream_t) throws {
         try dnnlCheck(dnnl_primitive_execute(primitive, stream, Int32(args.count), args), "dnnl_primitive_execute")
@@ -318,7 +323,7 @@ func dnnlReorder(from src: DNNLMemory, _ srcMD: dnnl_memory_desc_t, to dst: DNNL
 ///   forward:          a = src,      b = OIHW weights, out = dst
 ///   backward-data:    a = diff_dst, b = OIHW weights, out = diff_src
 ///   backward-weights: a = src,      b = diff_dst,     out = OIHW diff_weights
-final class ConvPrimitive {
+final class ConvPrimitive: ResidentPrimitive {
     enum Kind: String { case forward = "fwd", backwardData = "bwd_data", backwardWeights = "bwd_weights" }
 
     let kind: Kind
@@ -486,6 +491,12 @@ final class ConvPrimitive {
                 try reorder.execute(engine.dnnlStream)
             }
         }
+    }
+
+    var residentBytes: Int {
+        conv.scratchpadByteCount + (weights?.ownedByteCount ?? 0) + (reorder?.scratchpadByteCount ?? 0)
+            + blockedActivations.reduce(0) { $0 + $1.ownedByteCount }
+            + (activationReorders.before + [activationReorders.after].compactMap { $0 }).reduce(0) { $0 + $1.scratchpadByteCount }
     }
 
     /// oneDNN's name for the implementation it picked (e.g. "brg:avx512_core").

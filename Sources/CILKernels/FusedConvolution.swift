@@ -76,7 +76,7 @@ extension Reference {
 
 /// The cached forward-inference primitive of one geometry and epilogue, with a reorder of
 /// the plain OIHW weights into the layout oneDNN chose.
-final class FusedConvPrimitive {
+final class FusedConvPrimitive: ResidentPrimitive {
     let conv: DNNLOp
     private let src: DNNLMemory, plainWeights: DNNLMemory, bias: DNNLMemory, dst: DNNLMemory
     private let weights: DNNLMemory?
@@ -214,6 +214,11 @@ final class FusedConvPrimitive {
             oldest.plain.deallocate()
             oldest.transformed.deallocate()
         }
+    }
+
+    var residentBytes: Int {
+        conv.scratchpadByteCount + (weights?.ownedByteCount ?? 0) + (reorder?.scratchpadByteCount ?? 0)
+            + src.ownedByteCount + dst.ownedByteCount + transformedWeights.count * (plainWeightsBytes + transformedByteCount)
     }
 
     deinit {

@@ -182,7 +182,8 @@ enum ReferenceMaxPool {
 
 /// oneDNN max-pool forward for one geometry. Inference-kind: backward recomputes the argmax,
 /// so no workspace has to travel with the output.
-final class MaxPoolPrimitive {
+final class MaxPoolPrimitive: ResidentPrimitive {
+    var residentBytes: Int { op.scratchpadByteCount }
     private let op: DNNLOp
     private let src: DNNLMemory, dst: DNNLMemory
 

@@ -133,7 +133,7 @@ extension ComputeEngine {
     /// two agree bit for bit.
     package func checkWeightLayoutMaps() throws -> [(layout: String, agrees: Bool)] {
         var mapped: [(WeightLayoutMap, dnnl_memory_desc_t)] = []
-        for key in primitiveCache.keys.sorted() {
+        for key in primitiveCache.keys.sorted() {  // sorted: a stable order for the report
             if let conv = primitiveCache[key] as? ConvPrimitive, let m = conv.mappedWeights { mapped.append(m) }
             if let conv = primitiveCache[key] as? FusedConvPrimitive, let m = conv.mappedWeights { mapped.append(m) }
         }

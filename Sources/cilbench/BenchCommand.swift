@@ -103,7 +103,9 @@ struct BenchCommand: ParsableCommand {
                 print("| \(layer.name) | \(String(format: "%.0f", layer.forwardGFLOPS)) | \(String(format: "%.0f", layer.backwardDataGFLOPS)) | \(String(format: "%.0f", layer.backwardWeightsGFLOPS)) |")
             }
         }
-        print("peak resident memory: \(String(format: "%.0f", peakResidentMegabytes())) MiB")
+        let cache = engine.primitiveCacheSummary
+        print("peak resident memory: \(String(format: "%.0f", peakResidentMegabytes())) MiB; oneDNN primitives: \(cache.count) holding "
+              + "\(String(format: "%.0f", Double(cache.residentBytes) / 1_048_576)) MiB, \(cache.dropped) dropped over the cache budget")
     }
 }
 
