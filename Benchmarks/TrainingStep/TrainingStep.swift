@@ -59,11 +59,11 @@ let benchmarks: @Sendable () -> Void = {
         let geometry: Conv2DGeometry
     }
     // The 3x3 stride-1 layers also get a `direct` twin: the same call on cilbench's own
-    // AVX2 kernels (`CILBENCH_CONV3X3=direct`), for comparison with oneDNN; those of 32+
-    // channels a `winograd` twin too.
+    // AVX2 kernels (`CILBENCH_CONV3X3=direct`), for comparison with oneDNN, and a `winograd`
+    // twin (oneDNN's F(4x4, 3x3) from 32 channels, cilbench's F(2x2, 3x3) at 16).
     let variants = convolutions.enumerated().flatMap { k, layer in
         let ours = layer.kernel == 3 && layer.stride == 1 && layer.cin % 16 == 0
-        let winograd = ours && min(layer.cin, layer.cout) >= 32
+        let winograd = ours
         return [(k, layer, Conv3x3Kernel.processDefault, "")] + (ours ? [(k, layer, Conv3x3Kernel.direct, " direct")] : [])
             + (winograd ? [(k, layer, Conv3x3Kernel.winograd, " winograd")] : [])
     }

@@ -65,8 +65,9 @@ extension ComputeEngine {
         return (x, w, filled(g.outputShape, .nhwc), g)
     }
 
-    /// Every distinct convolution shape of ResNet-32 (CIFAR): input size, channels in and out,
-    /// kernel and stride; `cilbench bench` and the Benchmarks package time these.
+    /// Every distinct convolution shape of ResNet-32 (CIFAR), and AANets' merged pairs:
+    /// input size, channels in and out, kernel and stride; `cilbench bench` and the
+    /// Benchmarks package time these.
     public static let benchmarkLayers: [(name: String, size: Int, cin: Int, cout: Int, kernel: Int, stride: Int)] = [
         ("stem 3->16 @32", 32, 3, 16, 3, 1),
         ("s1 16->16 @32", 32, 16, 16, 3, 1),
@@ -76,10 +77,11 @@ extension ComputeEngine {
         ("s3 64->64 @8", 8, 64, 64, 3, 1),
         ("sc2 1x1 16->32 s2", 32, 16, 32, 1, 2),
         ("sc3 1x1 32->64 s2", 16, 32, 64, 1, 2),
-        ("x2 s1 16->32 @32", 32, 16, 32, 3, 1),
-        ("x2 s2a 16->64 s2", 32, 16, 64, 3, 2),
-        ("x2 s3a 32->128 s2", 16, 32, 128, 3, 2),
-        ("x2 s1 32->16 @32", 32, 32, 16, 3, 1),
+        // An AANets level's stable and plastic first convolutions read the same input: these
+        // rows time the pair as one convolution with their output channels side by side.
+        ("pair s1 16->2x16 @32", 32, 16, 32, 3, 1),
+        ("pair s2a 16->2x32 s2", 32, 16, 64, 3, 2),
+        ("pair s3a 32->2x64 s2", 16, 32, 128, 3, 2),
     ]
 
     private static func medianSecondsInterleaved(_ a: () throws -> Void, _ b: () throws -> Void) throws -> (Double, Double) {
