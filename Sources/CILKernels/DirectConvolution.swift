@@ -76,29 +76,42 @@ extension ComputeEngine {
     func direct3x3BackwardWeights(_ x: UnsafeRawPointer, _ dy: UnsafeRawPointer, into dw: UnsafeMutableRawPointer,
                                   _ g: Conv2DGeometry) throws {
         let C = g.inChannels, O = g.outChannels, taps = 9 * C * O
-        // One partial per chunk of images; the chunk count depends on the batch only.
-        let chunks = min(g.batch, 16)
-        let partials = UnsafeMutablePointer<Float>.allocate(capacity: chunks * taps)
-        defer { partials.deallocate() }
-        partials.initialize(repeating: 0, count: chunks * taps)
-        let failed = FailureFlag()
         let xf = x.assumingMemoryBound(to: Float.self), dyf = dy.assumingMemoryBound(to: Float.self)
-        parallelChunks(chunks, threads: threads) { range in
-            for chunk in range {
-                let first = g.batch * chunk / chunks, last = g.batch * (chunk + 1) / chunks
-                if cil_conv3x3_backward_weights(xf, dyf, partials + chunk * taps, Int32(first), Int32(last),
-                                                Int32(g.height), Int32(g.width), Int32(C), Int32(O)) != 0 { failed.set() }
+        try sumOverImageChunks(batch: g.batch, size: taps, "conv3x3 backward-weights") { partial, first, last in
+            cil_conv3x3_backward_weights(xf, dyf, partial, first, last, Int32(g.height), Int32(g.width), Int32(C), Int32(O))
+        } finish: { sum in
+            // HWIO -> OIHW.
+            let out = dw.assumingMemoryBound(to: Float.self)
+            for i in 0..<taps {
+                let tap = i / (C * O), c = (i / O) % C, o = i % O
+                out[(o * C + c) * 9 + tap] = sum[i]
             }
         }
-        if failed.isSet { throw KernelError.invalidArgument("conv3x3 backward-weights could not allocate its scratch buffer") }
-        // Sum the partials in chunk order, then HWIO -> OIHW.
-        let out = dw.assumingMemoryBound(to: Float.self)
-        for i in 0..<taps {
-            var s = partials[i]
-            for chunk in 1..<chunks { s += partials[chunk * taps + i] }
-            let tap = i / (C * O), c = (i / O) % C, o = i % O
-            out[(o * C + c) * 9 + tap] = s
+    }
+
+    /// A sum over the batch's images of `size` floats, made the same whatever the thread
+    /// count: one zeroed partial per chunk of images (the chunk count depends on the batch
+    /// only), each filled by `accumulate` (a C kernel: 0, or non-zero when it could not
+    /// allocate), then the partials added in chunk order; `finish` reads the sum.
+    func sumOverImageChunks(batch: Int, size: Int, _ name: String,
+                            accumulate: (UnsafeMutablePointer<Float>, Int32, Int32) -> Int32,
+                            finish: (UnsafeMutablePointer<Float>) -> Void) throws {
+        let chunks = min(batch, 16)
+        let partials = UnsafeMutablePointer<Float>.allocate(capacity: chunks * size)
+        defer { partials.deallocate() }
+        partials.initialize(repeating: 0, count: chunks * size)
+        let failed = FailureFlag()
+        parallelChunks(chunks, threads: threads) { range in
+            for chunk in range {
+                let first = batch * chunk / chunks, last = batch * (chunk + 1) / chunks
+                if accumulate(partials + chunk * size, Int32(first), Int32(last)) != 0 { failed.set() }
+            }
         }
+        if failed.isSet { throw KernelError.invalidArgument("\(name) could not allocate its scratch buffer") }
+        for chunk in 1..<chunks {
+            for i in 0..<size { partials[i] += partials[chunk * size + i] }
+        }
+        finish(partials)
     }
 
     private func runForward(_ x: UnsafeRawPointer, hwio: [Float], bias: UnsafeRawPointer?, residual: UnsafeRawPointer?, relu: Bool,

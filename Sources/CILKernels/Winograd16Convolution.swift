@@ -36,24 +36,12 @@ extension ComputeEngine {
     /// only, so the bits do not depend on the thread count), then transformed back.
     func winograd16BackwardWeights(_ x: UnsafeRawPointer, _ dy: UnsafeRawPointer, into dw: UnsafeMutableRawPointer,
                                    _ g: Conv2DGeometry) throws {
-        let size = 16 * 256, chunks = min(g.batch, 16)
-        let partials = UnsafeMutablePointer<Float>.allocate(capacity: chunks * size)
-        defer { partials.deallocate() }
-        partials.initialize(repeating: 0, count: chunks * size)
-        let failed = FailureFlag()
         let xf = x.assumingMemoryBound(to: Float.self), dyf = dy.assumingMemoryBound(to: Float.self)
-        parallelChunks(chunks, threads: threads) { range in
-            for chunk in range {
-                let first = g.batch * chunk / chunks, last = g.batch * (chunk + 1) / chunks
-                if cil_wino16_backward_weights(xf, dyf, partials + chunk * size, Int32(first), Int32(last),
-                                               Int32(g.height), Int32(g.width)) != 0 { failed.set() }
-            }
+        try sumOverImageChunks(batch: g.batch, size: 16 * 256, "Winograd 16-channel backward-weights") { partial, first, last in
+            cil_wino16_backward_weights(xf, dyf, partial, first, last, Int32(g.height), Int32(g.width))
+        } finish: { sum in
+            cil_wino16_weight_gradient(sum, dw.assumingMemoryBound(to: Float.self))
         }
-        if failed.isSet { throw KernelError.invalidArgument("Winograd 16-channel backward-weights could not allocate its scratch buffers") }
-        for chunk in 1..<chunks {
-            for i in 0..<size { partials[i] += partials[chunk * size + i] }
-        }
-        cil_wino16_weight_gradient(partials, dw.assumingMemoryBound(to: Float.self))
     }
 
     private func runWinograd16(_ x: UnsafeRawPointer, hwio: [Float], bias: UnsafeRawPointer?, residual: UnsafeRawPointer?, relu: Bool,
