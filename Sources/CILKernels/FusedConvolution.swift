@@ -177,7 +177,7 @@ final class FusedConvPrimitive: ResidentPrimitive {
             pdOwned = false
             conv = try DNNLOp(pd: pd, engine: engine, args: [(DNNL_ARG_SRC, src), (DNNL_ARG_WEIGHTS, ownWeights ?? plainWeights),
                                                              (DNNL_ARG_BIAS, bias), (DNNL_ARG_DST, dst)])
-            if let ownWeights {
+            if let ownWeights, weightMap == nil {
                 reorder = try dnnlReorder(from: plainWeights, plainWeightsMD, to: ownWeights, chosen, engine: engine)
             } else {
                 reorder = nil
@@ -234,11 +234,11 @@ final class FusedConvPrimitive: ResidentPrimitive {
              bias biasPointer: UnsafeMutableRawPointer, residual: UnsafeMutableRawPointer?, out: UnsafeMutableRawPointer) throws {
         try plainWeights.bind(weight)
         try bias.bind(biasPointer)
-        if let reorder {
+        if let weightMap, let blocked = weights?.ownedPointer {
+            weightMap.scatter(plain: weight, into: blocked)
+        } else if let reorder {
             if transformedByteCount > 0, let weights {
                 try bindTransformedWeights(weight, weights, reorder, engine)
-            } else if let weightMap, let blocked = weights?.ownedPointer {
-                weightMap.scatter(plain: weight, into: blocked)
             } else {
                 try reorder.execute(engine.dnnlStream)
             }

@@ -32,12 +32,12 @@ struct WeightLayoutMap {
         let count = dims.reduce(1, *)
         guard count > 0, count < Int(Int32.max) else { return nil }
         var offsets = [Int32](repeating: 0, count: count)
-        var index = [0, 0, 0, 0]
+        var index = [0, 0, 0, 0], position = index
         var maxOffset = 0
         for i in 0..<count {
             // As oneDNN's memory_desc_wrapper::off_v: inner blocks innermost-last, each
             // consuming its dimension's position; what remains indexes the outer strides.
-            var position = index
+            for d in 0..<4 { position[d] = index[d] }  // in place: no array per element
             var offset = 0, innerStride = 1
             for k in stride(from: blockCount - 1, through: 0, by: -1) {
                 let d = blockDims[k]
@@ -104,24 +104,23 @@ extension WeightLayoutMap {
         var backByOneDNN = [Float](repeating: 0, count: count), backByMap = backByOneDNN
         let plainMemory = try DNNLMemory(plainMD, engine: engine.dnnlEngine, allocate: false)
         let blockedMemory = try DNNLMemory(md, engine: engine.dnnlEngine, allocate: false)
-        let toBlocked = try dnnlReorder(from: plainMemory, plainMD, to: blockedMemory, md, engine: engine.dnnlEngine)
-        let toPlain = try dnnlReorder(from: blockedMemory, md, to: plainMemory, plainMD, engine: engine.dnnlEngine)
-        try plain.withUnsafeMutableBytes { p in
-            try byOneDNN.withUnsafeMutableBytes { b in
-                try plainMemory.bind(p.baseAddress!)
-                try blockedMemory.bind(b.baseAddress!)
-                try toBlocked.execute(engine.dnnlStream)
+        /// Runs oneDNN's reorder `op` from `source` into `destination`.
+        func reorder(_ op: DNNLOp, _ source: inout [Float], _ sourceMemory: DNNLMemory,
+                     into destination: inout [Float], _ destinationMemory: DNNLMemory) throws {
+            try source.withUnsafeMutableBytes { s in
+                try destination.withUnsafeMutableBytes { d in
+                    try sourceMemory.bind(s.baseAddress!)
+                    try destinationMemory.bind(d.baseAddress!)
+                    try op.execute(engine.dnnlStream)
+                }
             }
-            byMap.withUnsafeMutableBytes { b in scatter(plain: p.baseAddress!, into: b.baseAddress!) }
         }
-        try byOneDNN.withUnsafeMutableBytes { b in
-            try backByOneDNN.withUnsafeMutableBytes { p in
-                try blockedMemory.bind(b.baseAddress!)
-                try plainMemory.bind(p.baseAddress!)
-                try toPlain.execute(engine.dnnlStream)
-            }
-            backByMap.withUnsafeMutableBytes { p in gather(blocked: b.baseAddress!, into: p.baseAddress!) }
-        }
+        try reorder(try dnnlReorder(from: plainMemory, plainMD, to: blockedMemory, md, engine: engine.dnnlEngine),
+                    &plain, plainMemory, into: &byOneDNN, blockedMemory)
+        try reorder(try dnnlReorder(from: blockedMemory, md, to: plainMemory, plainMD, engine: engine.dnnlEngine),
+                    &byOneDNN, blockedMemory, into: &backByOneDNN, plainMemory)
+        plain.withUnsafeBytes { p in byMap.withUnsafeMutableBytes { scatter(plain: p.baseAddress!, into: $0.baseAddress!) } }
+        byOneDNN.withUnsafeBytes { b in backByMap.withUnsafeMutableBytes { gather(blocked: b.baseAddress!, into: $0.baseAddress!) } }
         return byMap.map(\.bitPattern) == byOneDNN.map(\.bitPattern) && backByMap.map(\.bitPattern) == backByOneDNN.map(\.bitPattern)
             && backByMap.map(\.bitPattern) == plain.map(\.bitPattern)
     }
