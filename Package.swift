@@ -16,6 +16,13 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
+    // Every target lists every package module beneath it, not only the ones it names in
+    // `import`. SwiftPM reruns a module's compile only when a listed dependency's
+    // .swiftmodule changes, and a module's .swiftmodule is left untouched when its own
+    // interface did not change. Without the full list, a change of a class's stored
+    // properties in CILKernels (say) left test modules that reach it through CILNetworks
+    // with their stale, cross-module-inlined code: an allocating initializer that asked
+    // for the old, smaller instance size, and heap corruption in incremental release builds.
     targets: [
         // System libraries from Debian: libopenblas-dev, libdnnl-dev, libzstd-dev.
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
@@ -37,7 +44,7 @@ let package = Package(
         // Dataset readers, class orders, augmentation, loaders.
         .target(name: "CILData", dependencies: ["CILKernels", "CJPEG", "CZlib", "CPNG"]),
         // The method plug-in contract, shared machinery (herding, memory) and built-in methods.
-        .target(name: "CILMethods", dependencies: ["CILNetworks"]),
+        .target(name: "CILMethods", dependencies: ["CILKernels", "CILNetworks"]),
         // Protocol files, the phase runner, evaluation, metrics, checkpoints, bundles, reports.
         .target(name: "CILHarness", dependencies: [
             "CILKernels", "CILNetworks", "CILData", "CILMethods", "CZstd",
@@ -54,10 +61,10 @@ let package = Package(
             plugins: ["EmbedRevision"]
         ),
         .testTarget(name: "CILKernelsTests", dependencies: ["CILKernels"]),
-        .testTarget(name: "CILNetworksTests", dependencies: ["CILNetworks"]),
-        .testTarget(name: "CILDataTests", dependencies: ["CILData"]),
-        .testTarget(name: "CILMethodsTests", dependencies: ["CILMethods", "CILHarness", "CILData"]),
-        .testTarget(name: "CILHarnessTests", dependencies: ["CILHarness", "CILData", "CILMethods"]),
+        .testTarget(name: "CILNetworksTests", dependencies: ["CILKernels", "CILNetworks"]),
+        .testTarget(name: "CILDataTests", dependencies: ["CILKernels", "CILData"]),
+        .testTarget(name: "CILMethodsTests", dependencies: ["CILKernels", "CILNetworks", "CILData", "CILMethods", "CILHarness"]),
+        .testTarget(name: "CILHarnessTests", dependencies: ["CILKernels", "CILNetworks", "CILData", "CILMethods", "CILHarness"]),
     ],
     swiftLanguageModes: [.v6]
 )
