@@ -27,10 +27,11 @@ let benchmarks: @Sendable () -> Void = {
         Benchmark.Configuration(metrics: [.wallClock, .throughput, .peakMemoryResident, imagesPerSecond], timeUnits: .milliseconds,
                                 warmupIterations: 2, maxDuration: .seconds(10), maxIterations: 20, setup: setup, teardown: teardown)
     }
-    // Each step also gets a `winograd` twin (oneDNN's Winograd kernels for 3x3 layers of 32+
-    // channels, `CILBENCH_CONV3X3=winograd`; AVX-512 only, else the same as the default).
+    // Each step also gets an `onednn` twin: the same step with oneDNN's direct kernels for
+    // every convolution (`CILBENCH_CONV3X3=onednn`), against the default Winograd engine
+    // (AVX-512 only; elsewhere the two are the same engine).
     for kind in TrainingStepCase.allCases {
-      for (conv3x3, suffix) in [(Conv3x3Kernel.processDefault, ""), (Conv3x3Kernel.winograd, " winograd")] {
+      for (conv3x3, suffix) in [(Conv3x3Kernel.processDefault, ""), (Conv3x3Kernel.onednn, " onednn")] {
         let workload = Prepared<TrainingStepWorkload>()
         Benchmark("step \(kind.rawValue)\(suffix)", configuration: stepConfiguration({
             workload.value = TrainingStepWorkload(kind, engine: try ComputeEngine(threads: engineThreads(), conv3x3: conv3x3), batch: batch)
@@ -59,13 +60,13 @@ let benchmarks: @Sendable () -> Void = {
         let geometry: Conv2DGeometry
     }
     // The 3x3 stride-1 layers also get a `direct` twin: the same call on cilbench's own
-    // AVX2 kernels (`CILBENCH_CONV3X3=direct`), for comparison with oneDNN, and a `winograd`
-    // twin (oneDNN's F(4x4, 3x3) from 32 channels, cilbench's F(2x2, 3x3) at 16).
+    // AVX2 kernels (`CILBENCH_CONV3X3=direct`), and an `onednn` twin on oneDNN's direct
+    // kernels, for comparison with the default engine's Winograd kernels (oneDNN's
+    // F(4x4, 3x3) from 32 channels, cilbench's F(2x2, 3x3) at 16; AVX-512 only).
     let variants = convolutions.enumerated().flatMap { k, layer in
         let ours = layer.kernel == 3 && layer.stride == 1 && layer.cin % 16 == 0
-        let winograd = ours
-        return [(k, layer, Conv3x3Kernel.processDefault, "")] + (ours ? [(k, layer, Conv3x3Kernel.direct, " direct")] : [])
-            + (winograd ? [(k, layer, Conv3x3Kernel.winograd, " winograd")] : [])
+        return [(k, layer, Conv3x3Kernel.processDefault, "")]
+            + (ours ? [(k, layer, Conv3x3Kernel.direct, " direct"), (k, layer, Conv3x3Kernel.onednn, " onednn")] : [])
     }
     for (k, layer, conv3x3, suffix) in variants {
         let padding = layer.kernel / 2

@@ -15,24 +15,31 @@ import Foundation
 public enum Conv3x3Kernel: String, Sendable {
     /// cilbench's AVX2/FMA kernels where the CPU has them, else oneDNN.
     case direct
-    /// oneDNN, the default.
+    /// oneDNN's direct kernels.
     case onednn
     /// oneDNN's Winograd F(4x4, 3x3) kernels (`jit_wino_4x3`, AVX-512 only) for layers of 32
     /// or more channels, cilbench's F(2x2, 3x3) for 16-channel layers,
     /// direct oneDNN kernels elsewhere; see WinogradConvolution.swift.
     case winograd
 
-    /// The process default: oneDNN, unless the environment variable `CILBENCH_CONV3X3` asks
-    /// for `direct` or `winograd`. The direct kernels are opt-in because, timed in
-    /// alternation with oneDNN on the 2-vCPU Zen 3 (`cilbench bench --compare-conv3x3`), they
-    /// gave 1.02-1.18x per training step when the host was slow and a tie when it was fast:
-    /// not yet the decisive win that would justify moving every stored baseline's bits.
-    /// Winograd is opt-in for its rounding (WinogradConvolution.swift).
+    /// The process default: the Winograd engine, which falls back to plain oneDNN on CPUs
+    /// (or under a `DNNL_MAX_CPU_ISA`) without oneDNN's AVX-512 Winograd kernels, so an AVX2
+    /// host computes exactly what it did before the Winograd engine existed. The environment
+    /// variable `CILBENCH_CONV3X3` picks another: `onednn` (oneDNN's direct kernels
+    /// everywhere), `direct` (cilbench's AVX2/FMA kernels) or `winograd`.
+    ///
+    /// Winograd is the default because it is the fast engine: measured side by side with
+    /// PyTorch on a 2-vCPU Zen 4, 1.3-1.5x per training step where oneDNN's direct kernels
+    /// are at parity (README.md, "Speed"). Its rounding differs from a direct convolution's
+    /// (WinogradConvolution.swift); every manifest records which engine ran
+    /// (`conv3x3_kernel`). The direct AVX2 kernels stay opt-in: 1.02-1.18x over oneDNN on a
+    /// slow Zen 3 host and a tie on a fast one, not the decisive win that would justify
+    /// moving every stored AVX2 baseline's bits.
     public static var processDefault: Conv3x3Kernel {
         switch ProcessInfo.processInfo.environment["CILBENCH_CONV3X3"] {
         case "direct": return .direct
-        case "winograd": return .winograd
-        default: return .onednn
+        case "onednn": return .onednn
+        default: return .winograd
         }
     }
 

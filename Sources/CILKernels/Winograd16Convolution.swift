@@ -3,8 +3,8 @@
 // and those are bound by the FMA peak: ResNet-32's first stage, forward, backward-data
 // (the forward of the output gradient with the kernel flipped and its channel axes
 // swapped), the teacher's folded evaluation forward, and backward-weights.
-// Only in the Winograd engine (CILBENCH_CONV3X3=winograd), whose results already differ
-// from the default engine's in their last bits.
+// Only in the Winograd engine (the default on AVX-512), whose results already differ from
+// oneDNN's direct engine's in their last bits.
 import CConv3x3
 
 extension ComputeEngine {

@@ -1,4 +1,5 @@
-// oneDNN's Winograd convolutions, opt-in with CILBENCH_CONV3X3=winograd.
+// oneDNN's Winograd convolutions: the default engine where the CPU has AVX-512
+// (CILBENCH_CONV3X3=onednn turns it off).
 //
 // Winograd F(4x4, 3x3) computes a 3x3 stride-1 convolution with 2.25x fewer multiplies
 // than the direct method, so unlike any direct kernel it is not bound by the FMA floor of
@@ -13,8 +14,9 @@
 //
 // Its rounding differs from a direct convolution's (the input and weight transforms add
 // and subtract before multiplying): results are a few ulps further from float64 and their
-// last bits differ from the default engine's, which is why it is opt-in and recorded as
-// `conv3x3_kernel: onednn-winograd` in every manifest.
+// last bits differ from oneDNN's direct engine's, which is why every manifest records it
+// (`conv3x3_kernel: onednn-winograd`) and `cilbench diff` compares such runs by accuracy,
+// not digests, with runs of the other engine.
 import CDNNL
 
 extension Conv3x3Kernel {

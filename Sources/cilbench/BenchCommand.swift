@@ -21,7 +21,7 @@ struct BenchCommand: ParsableCommand {
     var roofline = false
     @Flag(help: "Time each case and conv layer with cilbench's 3x3 kernels and with oneDNN's, step by step in alternation.")
     var compareConv3x3 = false
-    @Flag(help: "The same A/B as --compare-conv3x3 with oneDNN's Winograd kernels (AVX-512 only; opt-in with CILBENCH_CONV3X3=winograd) against its direct ones.")
+    @Flag(help: "The same A/B as --compare-conv3x3 with the Winograd engine (AVX-512 only; the default there) against oneDNN's direct kernels.")
     var compareWinograd = false
 
     func run() throws {
