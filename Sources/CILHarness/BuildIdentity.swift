@@ -1,4 +1,5 @@
 import CILData
+import CILKernels
 import Foundation
 
 /// Which code ran, fixed when it was built: cilbench's version, the source revision the
@@ -25,8 +26,12 @@ public struct BuildIdentity: Sendable, Equatable {
         return "\(revision)+exe.\(executableDigest.prefix(12))"
     }
 
-    /// What cache keys use: everything that identifies the code.
-    public var cacheKey: String { "\(version)|\(revision)|\(executableDigest ?? "no-executable-digest")" }
+    /// What cache keys use: everything that identifies the code, and the kernels this
+    /// process runs it on (`CILBENCH_CONV3X3`, `DNNL_MAX_CPU_ISA` and OpenBLAS's core choose
+    /// them), so a phase 0 computed by other kernels is never reused.
+    public var cacheKey: String {
+        "\(version)|\(revision)|\(executableDigest ?? "no-executable-digest")|\(ComputeEngine.processKernelIdentity)"
+    }
 
     /// The identity of the running process's executable (`/proc/self/exe`), computed once.
     public static func current(version: String, revision: String) -> BuildIdentity {

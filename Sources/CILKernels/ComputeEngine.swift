@@ -104,11 +104,7 @@ public final class ComputeEngine {
                 conv3x3: Conv3x3Kernel = .processDefault) throws {
         try ProcessConfiguration.acquire(threads: threads, exclusive: exclusive)
         self.threads = threads
-        switch conv3x3 {
-        case .direct: conv3x3Kernel = Conv3x3Kernel.cpuSupportsDirect ? .direct : .onednn
-        case .winograd: conv3x3Kernel = Conv3x3Kernel.cpuSupportsWinograd ? .winograd : .onednn
-        case .onednn: conv3x3Kernel = .onednn
-        }
+        conv3x3Kernel = conv3x3.resolvedForThisCPU
         self.path = path
         self.exclusive = exclusive
         // Pin both libraries' thread pools: oneDNN's backward-weights and OpenBLAS's sgemm
@@ -182,6 +178,15 @@ public final class ComputeEngine {
             sequence: sequence, context: context, layer: layer, kind: kind, shapes: inputs.map(\.shape) + [output.shape],
             inputDigests: digests ? inputs.map(Digest.of) : [], outputDigest: digests ? Digest.of(output) : 0,
             attributes: observer.wantsAttributes ? attributes() : [:]))
+    }
+
+    /// Which kernels a default engine of this process runs: the 3x3 convolution kernel,
+    /// oneDNN's instruction set and OpenBLAS's core. Each changes results' last bits, so
+    /// caches of computed results (the phase-0 cache) are keyed by it.
+    public static var processKernelIdentity: String {
+        let conv3x3 = Conv3x3Kernel.processDefault.resolvedForThisCPU.rawValue
+        let isa = String(cString: dnnl_cpu_isa2str(dnnl_get_effective_cpu_isa()))
+        return "conv3x3=\(conv3x3)|onednn_isa=\(isa)|openblas_core=\(String(cString: openblas_get_corename()))"
     }
 
     /// What results computed by this engine depend on, for the bundle manifest.

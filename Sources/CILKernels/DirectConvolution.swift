@@ -45,6 +45,16 @@ public enum Conv3x3Kernel: String, Sendable {
 
     /// Whether this CPU has AVX2 and FMA.
     public static var cpuSupportsDirect: Bool { cil_conv3x3_available() != 0 }
+
+    /// What an engine asked for this kernel runs on this CPU (and under this process's
+    /// `DNNL_MAX_CPU_ISA`): oneDNN where the asked-for kernels are missing.
+    public var resolvedForThisCPU: Conv3x3Kernel {
+        switch self {
+        case .direct: Self.cpuSupportsDirect ? .direct : .onednn
+        case .winograd: Self.cpuSupportsWinograd ? .winograd : .onednn
+        case .onednn: .onednn
+        }
+    }
 }
 
 extension ComputeEngine {

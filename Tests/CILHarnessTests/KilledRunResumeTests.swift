@@ -10,10 +10,12 @@ private let cilbench = builtCilbench
 struct KilledRunResumeTests {
     static let settings = ["--set", "training.epochs=4", "--set", "dataset.train_images_per_class=60", "--no-phase-zero-cache"]
 
-    static func start(_ arguments: [String], method: [String] = ["--method", "lucir", "--aanets"], settings: [String] = settings) throws -> (Process, Pipe) {
+    static func start(_ arguments: [String], method: [String] = ["--method", "lucir", "--aanets"], settings: [String] = settings,
+                      environment: [String: String] = [:]) throws -> (Process, Pipe) {
         let process = Process()
         process.executableURL = cilbench!.executable
         process.arguments = ["run", "smoke", "--protocols", cilbench!.protocols] + method + settings + arguments
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         let err = Pipe()
         process.standardOutput = FileHandle.nullDevice
         process.standardError = err
@@ -85,6 +87,28 @@ struct KilledRunResumeTests {
             digests.append(result.phases[0].parameterDigest)
         }
         #expect(Set(digests).count == 1)
+    }
+
+    /// The phase-0 cache is keyed by the kernels too: a run whose 3x3 convolutions run on
+    /// other kernels (`CILBENCH_CONV3X3`) trains its own phase 0 instead of taking one whose
+    /// last bits those kernels would not give, and a run on the first run's kernels still
+    /// takes the first run's.
+    @Test func anotherConvolutionKernelDoesNotTakeTheCachedPhaseZero() throws {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("cilbench-phase0-kernels-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        // `direct` (cilbench's AVX2 kernels) and `onednn` differ on any AVX2 CPU.
+        let runs: [([String], [String: String], Bool)] = [
+            (["--method", "lucir"], ["CILBENCH_CONV3X3": "onednn"], false),
+            (["--method", "icarl"], ["CILBENCH_CONV3X3": "direct"], false),
+            (["--method", "lucir", "--aanets"], ["CILBENCH_CONV3X3": "onednn"], true),
+        ]
+        for (i, (method, environment, cached)) in runs.enumerated() {
+            let (process, err) = try Self.start(["--out", out], method: method, settings: [], environment: environment)
+            let log = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 0)
+            #expect(log.contains("phase 0 from the cache") == cached, "run \(i): \(log.suffix(300))")
+        }
     }
 }
 
