@@ -180,21 +180,18 @@ public final class ComputeEngine {
             attributes: observer.wantsAttributes ? attributes() : [:]))
     }
 
-    /// Which kernels a default engine of this process runs: the 3x3 convolution kernel,
-    /// oneDNN's instruction set and OpenBLAS's core. Each changes results' last bits, so
-    /// caches of computed results (the phase-0 cache) are keyed by it.
+    /// Which kernels a default engine of this process runs: the manifest's entries for the
+    /// 3x3 convolution kernel, oneDNN's instruction set and OpenBLAS's core. Each changes
+    /// results' last bits, so caches of computed results (the phase-0 cache) are keyed by it.
     public static var processKernelIdentity: String {
-        let conv3x3 = Conv3x3Kernel.processDefault.resolvedForThisCPU.rawValue
-        let isa = String(cString: dnnl_cpu_isa2str(dnnl_get_effective_cpu_isa()))
-        return "conv3x3=\(conv3x3)|onednn_isa=\(isa)|openblas_core=\(String(cString: openblas_get_corename()))"
+        let env = kernelEnvironment(conv3x3: Conv3x3Kernel.processDefault.resolvedForThisCPU)
+        return ["conv3x3_kernel", "onednn_isa", "openblas_core"].map { "\($0)=\(env[$0] ?? "")" }.joined(separator: "|")
     }
 
-    /// What results computed by this engine depend on, for the bundle manifest.
-    public var environment: [String: String] {
+    /// The entries of `environment` that name the kernels, for an engine running `conv3x3`.
+    static func kernelEnvironment(conv3x3: Conv3x3Kernel) -> [String: String] {
         var env: [String: String] = [:]
-        env["threads"] = String(threads)
-        env["kernel_path"] = path.rawValue
-        switch conv3x3Kernel {
+        switch conv3x3 {
         case .direct: env["conv3x3_kernel"] = "cilbench-avx2-fma"
         case .winograd: env["conv3x3_kernel"] = "onednn-winograd"
         case .onednn: env["conv3x3_kernel"] = "onednn"
@@ -205,6 +202,14 @@ public final class ComputeEngine {
         env["onednn_isa"] = String(cString: dnnl_cpu_isa2str(dnnl_get_effective_cpu_isa()))
         env["openblas_core"] = String(cString: openblas_get_corename())
         env["openblas_config"] = String(cString: openblas_get_config())
+        return env
+    }
+
+    /// What results computed by this engine depend on, for the bundle manifest.
+    public var environment: [String: String] {
+        var env = Self.kernelEnvironment(conv3x3: conv3x3Kernel)
+        env["threads"] = String(threads)
+        env["kernel_path"] = path.rawValue
         env["openblas_coretype_env"] = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? ""
         env["omp_wait_policy"] = ProcessInfo.processInfo.environment["OMP_WAIT_POLICY"] ?? "default"
         return env
