@@ -88,7 +88,8 @@ JobCompType=jobcomp/none
 JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/none
 MaxArraySize=10001
-MinJobAge=300
+# Finished jobs stay listed for an hour: a test requeues a cancelled array task, which needs its record.
+MinJobAge=3600
 KillWait=5
 InactiveLimit=0
 SlurmctldTimeout=30
