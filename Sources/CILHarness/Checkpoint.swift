@@ -26,6 +26,11 @@ public struct Checkpoint: Codable, Equatable {
     /// AANets α's accumulated gradient under G3 (reference LUCIR), which the reference keeps
     /// across phases; nil when nothing accumulates. Older checkpoints lack it (nil).
     public var alphaGradientSum: [Double]? = nil
+    /// What the run's bits depend on besides its settings: thread count, build and kernels
+    /// (`RunExecution.computeIdentity`). Resuming under another one is refused, since the
+    /// continued run could not end bit-identical to an unbroken one and its manifest would
+    /// name only the later half's kernels. Older checkpoints lack it (nil) and resume as before.
+    public var computeIdentity: [String: String]? = nil
     /// Digest of the parameter values as written, checked on every read: a checkpoint that
     /// does not reproduce it is refused rather than silently continued from.
     public var payloadDigest: String = ""
@@ -83,7 +88,9 @@ public struct Checkpoint: Codable, Equatable {
             floats.withUnsafeBufferPointer(as: Float.self) { payload.append(UnsafeBufferPointer(start: $0.baseAddress, count: $0.count)) }
         }
         header.payloadDigest = digest(payload)
-        let json = try JSONEncoder().encode(header)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys  // the same bytes from every process
+        let json = try encoder.encode(header)
         var file = Data(magic)
         withUnsafeBytes(of: UInt64(json.count).littleEndian) { file.append(contentsOf: $0) }
         file.append(json)

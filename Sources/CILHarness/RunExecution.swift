@@ -227,6 +227,9 @@ public final class RunExecution {
         sweepCache()
         if options.resume, FileManager.default.fileExists(atPath: checkpointURL.path) {
             let (checkpoint, tensors) = try Checkpoint.read(from: checkpointURL)
+            if let recorded = checkpoint.computeIdentity, recorded != computeIdentity {
+                throw RunExecutionError.otherCompute(checkpointURL.path, recorded: recorded, current: computeIdentity)
+            }
             try runner.restore(checkpoint, tensors: tensors, runFingerprint: plan.runFingerprint)
             observer?(.resumed(finishedPhases: checkpoint.finishedPhases, phases: plan.configuration.schedule.phaseCount, checkpoint: checkpointURL.path))
         } else if options.phaseZeroCache, !options.trace, FileManager.default.fileExists(atPath: phaseZeroURL.path) {
@@ -243,11 +246,20 @@ public final class RunExecution {
         }
     }
 
+    /// What this process's bits depend on besides the run's settings: the thread count, the
+    /// build and the kernels (`ComputeEngine.processKernels`). A checkpoint records it, and
+    /// `--resume` refuses one written under another.
+    var computeIdentity: [String: String] {
+        ComputeEngine.processKernels.merging(["threads": "\(request.threads)", "build": "\(options.build.version) \(options.build.label)"]) { $1 }
+    }
+
     /// After each phase: the run's checkpoint (a failure ends the run with its error), and
     /// after phase 0 the shared cache entry (a failure is reported, the run goes on).
     func saveCheckpoint(after phase: Int) throws {
         guard let checkpointURL, let phaseZeroURL else { return }
-        let (checkpoint, tensors) = try runner.checkpoint(runFingerprint: plan.runFingerprint)
+        let (taken, tensors) = try runner.checkpoint(runFingerprint: plan.runFingerprint)
+        var checkpoint = taken
+        checkpoint.computeIdentity = computeIdentity
         try Checkpoint.write(checkpoint, tensors: tensors, to: checkpointURL)
         observer?(.checkpointWritten(phase: phase, path: checkpointURL.path))
         if phase == 0, !FileManager.default.fileExists(atPath: phaseZeroURL.path) {
@@ -345,6 +357,8 @@ public enum RunExecutionError: Error, CustomStringConvertible, Equatable {
     case unsafeName(String)
     case bundleInTheWay(String, reason: String)
     case busy(String)
+    /// A checkpoint written under other threads, build or kernels: the entries of each.
+    case otherCompute(String, recorded: [String: String], current: [String: String])
 
     public var description: String {
         switch self {
@@ -352,6 +366,10 @@ public enum RunExecutionError: Error, CustomStringConvertible, Equatable {
         case .unsafeName(let name):
             return "protocol name '\(name)' is not a safe folder name (1-64 letters, digits, '.', '_' or '-', not starting with '.' or '-')"
         case .bundleInTheWay(let path, let reason): return "\(path): will not replace this bundle: \(reason)"
+        case .otherCompute(let path, let recorded, let current):
+            let differences = Set(recorded.keys).union(current.keys).sorted().filter { recorded[$0] != current[$0] }
+                .map { "\($0) \(recorded[$0] ?? "none") (now \(current[$0] ?? "none"))" }
+            return "\(path): this checkpoint was written with \(differences.joined(separator: ", ")); a run resumed under other threads, build or kernels would not end bit-identical to an unbroken run, so resume with the same ones (CILBENCH_CONV3X3, DNNL_MAX_CPU_ISA, OPENBLAS_CORETYPE, --threads choose them) or delete the checkpoint to start this run over"
         case .busy(let path): return "\(path): another run of the same protocol, method and seed is writing into this folder; wait for it or choose another --out"
         }
     }

@@ -184,8 +184,14 @@ public final class ComputeEngine {
     /// 3x3 convolution kernel, oneDNN's instruction set and OpenBLAS's core. Each changes
     /// results' last bits, so caches of computed results (the phase-0 cache) are keyed by it.
     public static var processKernelIdentity: String {
-        let env = kernelEnvironment(conv3x3: Conv3x3Kernel.processDefault.resolvedForThisCPU)
-        return ["conv3x3_kernel", "onednn_isa", "openblas_core"].map { "\($0)=\(env[$0] ?? "")" }.joined(separator: "|")
+        let kernels = processKernels
+        return ["conv3x3_kernel", "onednn_isa", "openblas_core"].map { "\($0)=\(kernels[$0] ?? "")" }.joined(separator: "|")
+    }
+
+    /// The same entries by name (`conv3x3_kernel`, `onednn_isa`, `openblas_core`), for
+    /// messages that say which of them differ.
+    public static var processKernels: [String: String] {
+        kernelEnvironment(conv3x3: Conv3x3Kernel.processDefault.resolvedForThisCPU).filter { ["conv3x3_kernel", "onednn_isa", "openblas_core"].contains($0.key) }
     }
 
     /// The entries of `environment` that name the kernels, for an engine running `conv3x3`.

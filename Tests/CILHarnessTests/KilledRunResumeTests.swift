@@ -70,6 +70,48 @@ struct KilledRunResumeTests {
         #expect(!FileManager.default.fileExists(atPath: checkpoint.path), "the checkpoint is removed once the bundle is written")
     }
 
+    /// A checkpoint written under some kernels and threads does not resume under others: one
+    /// error line naming the checkpoint and what differs, exit 2, the checkpoint kept; the
+    /// same kernels and threads then resume it.
+    @Test func resumeUnderOtherKernelsOrThreadsIsRefused() throws {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("cilbench-resume-kernels-\(getpid())").path
+        try? FileManager.default.removeItem(atPath: out)
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let onednn = ["CILBENCH_CONV3X3": "onednn"]
+        let (victim, _) = try Self.start(["--out", out, "--threads", "1"], environment: onednn)
+        let deadline = Date().addingTimeInterval(120)
+        var checkpoint: URL?
+        while checkpoint == nil && victim.isRunning && Date() < deadline {
+            if let folder = try? Self.protocolFolder(in: out) {
+                let url = URL(fileURLWithPath: out).appendingPathComponent("\(folder)/lucir+aanets/seed-1993.checkpoint")
+                if FileManager.default.fileExists(atPath: url.path) { checkpoint = url }
+            }
+            usleep(5_000)
+        }
+        kill(victim.processIdentifier, SIGKILL)
+        victim.waitUntilExit()
+        #expect(victim.terminationReason == .uncaughtSignal, "the run finished before it could be killed; make the test protocol longer")
+        let written = try #require(checkpoint, "no checkpoint appeared")
+
+        // `direct` (cilbench's AVX2 kernels) and `onednn` differ on any AVX2 CPU.
+        for (arguments, environment, difference) in [(["--threads", "1"], ["CILBENCH_CONV3X3": "direct"], "conv3x3_kernel onednn (now cilbench-avx2-fma)"),
+                                                     (["--threads", "2"], onednn, "threads 1 (now 2)")] {
+            let (refused, err) = try Self.start(["--out", out, "--resume"] + arguments, environment: environment)
+            let log = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            refused.waitUntilExit()
+            #expect(refused.terminationStatus == 2, "\(log)")
+            let errors = log.split(separator: "\n").filter { $0.hasPrefix("error:") }
+            #expect(errors.count == 1 && errors[0].contains(written.path) && errors[0].contains("written with \(difference)"), "\(log)")
+            #expect(!log.contains("phase 1/"), "a refused resume must not train: \(log)")
+            #expect(FileManager.default.fileExists(atPath: written.path), "a refused resume must keep the checkpoint")
+        }
+        let (resumed, err) = try Self.start(["--out", out, "--resume", "--threads", "1"], environment: onednn)
+        let log = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        resumed.waitUntilExit()
+        #expect(resumed.terminationStatus == 0, "\(log)")
+        #expect(log.contains("resuming after phase"), "\(log)")
+    }
+
     /// LUCIR, iCaRL and LUCIR+AANets share phase 0: the second and third runs take it from
     /// the content-addressed cache and their phase-0 digests equal the first run's.
     @Test func methodsWithTheSamePhaseZeroShareIt() throws {
