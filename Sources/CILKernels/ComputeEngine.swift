@@ -185,14 +185,16 @@ public final class ComputeEngine {
     /// results' last bits, so caches of computed results (the phase-0 cache) are keyed by it.
     public static var processKernelIdentity: String {
         let kernels = processKernels
-        return ["conv3x3_kernel", "onednn_isa", "openblas_core"].map { "\($0)=\(kernels[$0] ?? "")" }.joined(separator: "|")
+        return kernelKeys.map { "\($0)=\(kernels[$0] ?? "")" }.joined(separator: "|")
     }
 
-    /// The same entries by name (`conv3x3_kernel`, `onednn_isa`, `openblas_core`), for
-    /// messages that say which of them differ.
+    /// The same entries by name, for messages that say which of them differ.
     public static var processKernels: [String: String] {
-        kernelEnvironment(conv3x3: Conv3x3Kernel.processDefault.resolvedForThisCPU).filter { ["conv3x3_kernel", "onednn_isa", "openblas_core"].contains($0.key) }
+        kernelEnvironment(conv3x3: Conv3x3Kernel.processDefault.resolvedForThisCPU).filter { kernelKeys.contains($0.key) }
     }
+
+    /// The manifest entries that name the kernels, in the identity's order.
+    static let kernelKeys = ["conv3x3_kernel", "onednn_isa", "openblas_core"]
 
     /// The entries of `environment` that name the kernels, for an engine running `conv3x3`.
     static func kernelEnvironment(conv3x3: Conv3x3Kernel) -> [String: String] {
