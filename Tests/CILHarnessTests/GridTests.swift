@@ -79,6 +79,17 @@ private final class Reference: @unchecked Sendable {
     private var bundles: [String: RunResult]?
     let root = FileManager.default.temporaryDirectory.appendingPathComponent("cilbench-grid-\(getpid())")
 
+    /// A test process has no hook after its last test, so each one removes the folders of
+    /// earlier test processes that have ended (grid outputs and Slurm clusters, ~15 MB each).
+    init() {
+        let temporary = FileManager.default.temporaryDirectory
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: temporary.path)) ?? [] {
+            guard let prefix = ["cilbench-grid-", "cilbench-slurm-"].first(where: { name.hasPrefix($0) }),
+                  let pid = Int32(name.dropFirst(prefix.count)), pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
+            try? FileManager.default.removeItem(at: temporary.appendingPathComponent(name))
+        }
+    }
+
     /// The smoke grid's variants in cell order.
     static let variants = ["lucir", "lucir+aanets", "icarl", "icarl+aanets", "lwf", "lwf+aanets"]
 
@@ -345,6 +356,7 @@ struct GridTests {
             usleep(20_000)
         }
         #expect(sawRunning, "never saw the task running phase 2: \(state.out)")
+        let cancelledAt = Date()
         let cancelled = try slurm.run("scancel", ["\(job)_0"])
         #expect(cancelled.code == 0, "\(cancelled.err)")
         var gone = false
@@ -360,11 +372,13 @@ struct GridTests {
         let task = "\(job)_0"
         let requeued = try slurm.run("scontrol", ["requeue", task])
         #expect(requeued.code == 0, "\(requeued.err)")
-        // Slurm holds a requeued job back for a while (BeginTime): start it now. On a loaded
-        // machine the controller has been seen to leave the task in its finished state after
-        // a requeue that returned 0 (CI at 77763c7: never ran again, record purged later), so
-        // a task still finished is requeued again, as an operator would. The bound is
-        // generous for a loaded machine.
+        // Slurm holds a requeued job back for a while (BeginTime): start it now, but not within
+        // two seconds of the scancel. slurmd revokes the cancelled job's credential, and a
+        // launch whose credential was created in the same second is refused ("Killing
+        // non-startable batch JobId=7: Job credential revoked", slurmctld.log of a CI run at
+        // 6301553): the task then ends FAILED, which the old loop never requeued (CI at
+        // 77763c7: never ran again, record purged after MinJobAge). A task still finished is
+        // requeued again, as an operator would. The bound is generous for a loaded machine.
         let requeueDeadline = Date().addingTimeInterval(400)
         var requeues = 1
         var lastRequeue = Date()
@@ -373,7 +387,7 @@ struct GridTests {
             if FileManager.default.fileExists(atPath: cell.bundleURL(out: requeueOut).path), try slurm.waitIdle(timeout: 30) { break }
             let now = try slurm.jobs()[task] ?? "not listed"
             if states.last != now { states.append(now) }
-            if now == "PENDING" {
+            if now == "PENDING", Date().timeIntervalSince(cancelledAt) > 2 {
                 _ = try slurm.run("scontrol", ["update", "jobid=\(task)", "StartTime=now"])
             } else if ["CANCELLED", "COMPLETED", "FAILED", "TIMEOUT", "NODE_FAIL", "PREEMPTED"].contains(now), Date().timeIntervalSince(lastRequeue) > 10 {
                 _ = try slurm.run("scontrol", ["requeue", task])
